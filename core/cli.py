@@ -1,0 +1,245 @@
+"""The command line: ``python -m core score|zeroshot|train|bench``.
+
+Contracts relied on from outside (../shared/DESIGN.md):
+- ``score PATH... [--note FILE] [--out OUT.csv|OUT.json]``: CSV one row per detected beat with
+  ``record, sample, time_s, p_abnormal, predicted`` (sample at the record's original fs).
+- ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv``: ``record, sample, time_s, <label>...``.
+Any input that cannot be scored: exit status 2 and one line on stderr saying why (no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RECORD_SUFFIXES = (".hea", ".csv", ".edf", ".npy", ".zip")
+
+
+class CliError(Exception):
+    """A reason to stop, printed as one line."""
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files to score: each PATH itself, or every record file in a folder (one per WFDB record)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in RECORD_SUFFIXES)
+            if not found:
+                raise CliError(f"{p}: no ECG records (.hea, .csv, .edf, .npy, .zip) in this folder")
+            out.extend(found)
+        elif p.exists():
+            out.append(p)
+        elif p.with_suffix(".hea").exists():  # a WFDB record name without extension
+            out.append(p.with_suffix(".hea"))
+        else:
+            raise CliError(f"{p}: no such file or folder")
+    return out
+
+
+def _read(path: Path, fs: float | None):
+    from core.io import read_record
+
+    return read_record(path, fs=fs)
+
+
+def _note_text(note_path: str | None) -> str | None:
+    if not note_path:
+        return None
+    p = Path(note_path)
+    if not p.is_file():
+        raise CliError(f"{p}: note file not found")
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{p}: the note is not UTF-8 text; save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise CliError(f"{p}: the note file is empty")
+    return text
+
+
+def _progress(items, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="record", file=sys.stderr, disable=len(items) < 2 and not sys.stderr.isatty())
+
+
+def cmd_score(args) -> int:
+    from core.models import load_bundle
+    from core.predict import analyse_case
+
+    files = expand_paths(args.paths)
+    note = _note_text(args.note)
+    bundle = load_bundle(args.model)
+    text_encoder = None
+    if note is not None:
+        from core.text import load_text_encoder
+
+        text_encoder = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    rows, records = [], []
+    for f in _progress(files, "scoring"):
+        record = _read(f, args.fs)
+        case = analyse_case(record, note, bundle, text_encoder)
+        t = case.table
+        df = pd.DataFrame({"record": record.name, "sample": t["sample"].astype(int), "time_s": t["time_s"].round(4),
+                           "p_abnormal": t["p_abnormal"].round(6), "predicted": t["predicted"].astype(int),
+                           "p_ecg": t["p_ecg"].round(6), "p_note": t["p_note"].round(6), "p_fused": t["p_fused"].round(6)})
+        if "ref_symbol" in t:
+            df["ref_symbol"] = t["ref_symbol"].to_numpy()
+        rows.append(df)
+        if args.out and args.out.endswith(".json"):
+            records.append(_case_json(case, df, args, bundle, text_encoder))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    _write(out, records, args.out)
+    return 0
+
+
+def _case_json(case, df, args, bundle, text_encoder) -> dict:
+    """Record verdict, beats, zero-shot scores and explanations for the JSON output."""
+    from core import config
+
+    entry = {
+        "record": case.record.name, "fs": case.record.fs, "leads": case.beats.lead_names, "model_version": case.model_version,
+        "view": case.view, "verdict": case.verdict, "p_record": case.p_record, "threshold": case.threshold,
+        "agreement": case.agreement, "notices": case.notices, "n_beats": len(df), "n_flagged": case.n_flagged,
+        "beats": json.loads(df.to_json(orient="records")),
+    }
+    try:
+        from core import explain, zeroshot
+        from core.text import load_text_encoder
+
+        te = text_encoder or load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+        prompts = zeroshot.load_prompts(args.prompts or config.DEFAULT_PROMPT_BANK)
+        zs = zeroshot.score_case(case, prompts, bundle, te)
+        entry["zeroshot_record"] = zs.record_probs.to_dict()
+        if len(df):
+            top = int(np.nanargmax(case.table["p_abnormal"].to_numpy()))
+            ex = explain.shap_features(case, bundle, top)
+            entry["explanation_top_beat"] = {"beat_index": top, "base_value": ex.base_value, "prediction": ex.prediction,
+                                             "shap": json.loads(ex.to_frame().to_json(orient="records"))}
+        if case.note is not None:
+            entry["note_attention"] = json.loads(explain.note_attention(case.note.text, te).to_json(orient="records"))
+    except ImportError:  # explanations module not installed in this build
+        pass
+    return entry
+
+
+def _write(df: pd.DataFrame, records: list[dict], out: str | None) -> None:
+    if out is None:
+        df.to_csv(sys.stdout, index=False)
+        return
+    p = Path(out)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".json":
+        p.write_text(json.dumps({"records": records}, indent=1, default=_json_default))
+    else:
+        df.to_csv(p, index=False)
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def cmd_zeroshot(args) -> int:
+    from core import zeroshot
+    from core.models import load_bundle
+    from core.predict import analyse_case
+    from core.text import load_text_encoder
+
+    files = expand_paths(args.paths)
+    bundle = load_bundle(args.model)
+    prompts = zeroshot.load_prompts(args.prompts)
+    te = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    rows = []
+    for f in _progress(files, "zero-shot"):
+        record = _read(f, args.fs)
+        case = analyse_case(record, None, bundle, None)
+        zs = zeroshot.score_case(case, prompts, bundle, te)
+        df = zs.beat_probs.copy()
+        df.insert(0, "record", record.name)
+        rows.append(df)
+    _write(pd.concat(rows, ignore_index=True), [], args.out)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from dataclasses import fields
+
+    from core.train import TrainOptions, run_experiment
+
+    data = Path(args.data)
+    if not (data / "RECORDS").is_file():
+        raise CliError(f"{data}: not a MIT-BIH folder (no RECORDS file)")
+    opts = TrainOptions(**{f.name: getattr(args, f.name) for f in fields(TrainOptions) if getattr(args, f.name, None) is not None})
+    run_experiment(data, args.out, opts, version=args.version, ablations=not args.no_ablations)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from scripts import bench  # noqa: F401  (kept in scripts/ with the naive pipeline it compares against)
+
+    return bench.main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m core", description="CardioLens command line")
+    sub = ap.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", default=None, help="model bundle folder (default assets/models/<default version>)")
+    common.add_argument("--fs", type=float, default=None, help="sampling rate in Hz, for CSV without a time column or .npy")
+
+    s = sub.add_parser("score", parents=[common], help="score every detected beat of one or more records")
+    s.add_argument("paths", nargs="+", help=".hea, .csv, .edf, .npy, .zip, or a folder of records")
+    s.add_argument("--note", help="clinical note, UTF-8 text file (enables the fused view)")
+    s.add_argument("--prompts", help="prompt CSV for the JSON output's zero-shot scores (default: the bank)")
+    s.add_argument("--out", help="results.csv or results.json (default: CSV on stdout)")
+    s.set_defaults(func=cmd_score)
+
+    z = sub.add_parser("zeroshot", parents=[common], help="beat-level zero-shot probabilities for text prompts")
+    z.add_argument("paths", nargs="+")
+    z.add_argument("--prompts", required=True, help="CSV with columns label,prompt")
+    z.add_argument("--out", help="OUT.csv (default stdout)")
+    z.set_defaults(func=cmd_zeroshot)
+
+    t = sub.add_parser("train", help="train from scratch on MIT-BIH and evaluate on DS2")
+    t.add_argument("--data", required=True, help="MIT-BIH folder (e.g. ../shared/data/mitdb)")
+    t.add_argument("--out", default="assets/models/v1")
+    t.add_argument("--version", default="v1")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--oof-epochs", dest="oof_epochs", type=int)
+    t.add_argument("--encoder", choices=["cnn", "mlp"])
+    t.add_argument("--contrastive", choices=["ntxent", "siglip", "none"])
+    t.add_argument("--unimodal-weight", dest="unimodal_weight", type=float)
+    t.add_argument("--recon-weight", dest="recon_weight", type=float)
+    t.add_argument("--no-ablations", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    b = sub.add_parser("bench", help="benchmark against the naive pipeline (scripts/bench.py)")
+    b.add_argument("rest", nargs=argparse.REMAINDER)
+    b.set_defaults(func=cmd_bench)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, OSError) as e:  # RecordReadError, PromptError are ValueErrors
+        print(f"error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+    except Exception as e:  # last resort: still one line, never a traceback
+        print(f"error: could not process the input ({type(e).__name__}: {e})", file=sys.stderr)
+    return 2

@@ -1,0 +1,518 @@
+"""Plotly figure builders shared by the dashboard pages and the HTML case report.
+
+Every figure of the app is built here, once, so the page and the exported report show the same
+picture. Functions take plain data (arrays, DataFrames, dicts) and return ``plotly.graph_objects.Figure``;
+nothing here knows about Streamlit.
+
+Conventions
+-----------
+- ECG paper (AHA/IEC standard display): 25 mm/s and 10 mm/mV, a 1 mm minor grid (0.04 s, 0.1 mV)
+  and a 5 mm major grid (0.2 s, 0.5 mV). One millimetre is square on screen: the y axis is anchored
+  to x with ``scaleratio = 10 mm/mV / 25 mm/s = 0.4`` (1 mV is drawn as long as 0.4 s).
+- Colours are Okabe & Ito (2008), safe for the common colour-vision deficiencies, and never carry
+  meaning alone: normal beats are blue circles, abnormal beats vermillion triangles.
+- Times in seconds (s), amplitudes in millivolts (mV), probabilities in [0, 1].
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+__all__ = [
+    "PALETTE",
+    "CLASS_STYLE",
+    "PAPER",
+    "PX_PER_MM",
+    "ecg_strip",
+    "overview_strip",
+    "probability_timeline",
+    "head_comparison",
+    "zeroshot_bars",
+    "shap_waterfall",
+    "shap_summary",
+    "beat_saliency",
+    "similar_beats",
+    "roc_curve",
+    "calibration_curve",
+    "confusion_heatmap",
+    "per_record_errors",
+    "downsample_minmax",
+]
+
+#: Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design").
+PALETTE = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "green": "#009E73",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "purple": "#CC79A7",
+    "black": "#000000",
+    "grey": "#666666",
+}
+
+#: Style of each predicted class: colour AND marker shape (never colour alone).
+CLASS_STYLE = {
+    "normal": {"color": PALETTE["blue"], "symbol": "circle", "label": "normal"},
+    "abnormal": {"color": PALETTE["vermillion"], "symbol": "triangle-up", "label": "abnormal"},
+    "other": {"color": PALETTE["green"], "symbol": "square", "label": "other"},
+}
+
+#: ECG paper: speed (mm/s), gain (mm/mV), grid steps (s, mV) and colours.
+PAPER = {
+    "mm_per_s": 25.0,
+    "mm_per_mv": 10.0,
+    "minor_s": 0.04,
+    "major_s": 0.2,
+    "minor_mv": 0.1,
+    "major_mv": 0.5,
+    "minor_color": "#F6C9D0",
+    "major_color": "#E0707F",
+    "background": "#FFFAFA",
+    "trace_color": "#111111",
+}
+#: Screen pixels per paper millimetre for the strip height (about 4 px/mm is legible on a laptop).
+PX_PER_MM = 4.2
+
+_FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=15, color="#111111")
+_SCALE_RATIO = PAPER["mm_per_mv"] / PAPER["mm_per_s"]  # 0.4: 1 mV drawn as long as 0.4 s
+
+
+def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        template="plotly_white",
+        font=_FONT,
+        margin=dict(l=60, r=20, t=50 if title else 20, b=50),
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=18)) if title else None,
+        showlegend=legend,
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, xanchor="right", x=1.0),
+        hoverlabel=dict(font_size=15),
+    )
+    return fig
+
+
+# ---- ECG paper --------------------------------------------------------------------------------
+
+def _grid_segments(lo: float, hi: float, step: float, other_lo: float, other_hi: float,
+                   skip_every: int | None = None) -> tuple[list, list]:
+    """Polyline (None-separated) of grid lines at multiples of ``step`` in [lo, hi]."""
+    first = np.ceil(lo / step - 1e-9)
+    vals = np.arange(first, np.floor(hi / step + 1e-9) + 1) * step
+    if skip_every:
+        k = np.round(vals / step).astype(int)
+        vals = vals[k % skip_every != 0]
+    a = np.repeat(vals, 3).astype(object)
+    a[2::3] = None
+    b = np.tile(np.array([other_lo, other_hi, None], dtype=object), len(vals))
+    return list(a), list(b)
+
+
+def _add_paper_grid(fig: go.Figure, t0: float, t1: float, y0: float, y1: float, row=None, col=None) -> None:
+    """Pink 1 mm / 5 mm grid drawn as two line traces (fast; follows pan and zoom within the window)."""
+    kw = dict(row=row, col=col) if row is not None else {}
+    for level, width, skip in (("minor", 0.6, 5), ("major", 1.1, None)):
+        xs, ys = _grid_segments(t0, t1, PAPER[f"{level}_s"], y0, y1, skip)
+        yh, xh = _grid_segments(y0, y1, PAPER[f"{level}_mv"], t0, t1, skip)
+        fig.add_trace(
+            go.Scatter(x=xs + xh, y=ys + yh, mode="lines", hoverinfo="skip", showlegend=False,
+                       line=dict(color=PAPER[f"{level}_color"], width=width), name=f"{level} grid"),
+            **kw,
+        )
+
+
+def paper_range_mv(x: np.ndarray, margin_mv: float = 0.3) -> tuple[float, float]:
+    """y range (mV) covering the trace, snapped outward to the 0.5 mV major grid, at least 2 mV tall."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return -1.0, 1.0
+    lo, hi = np.percentile(x, 0.1) - margin_mv, np.percentile(x, 99.9) + margin_mv
+    lo = np.floor(lo / PAPER["major_mv"]) * PAPER["major_mv"]
+    hi = np.ceil(hi / PAPER["major_mv"]) * PAPER["major_mv"]
+    if hi - lo < 2.0:
+        mid = (hi + lo) / 2
+        lo, hi = mid - 1.0, mid + 1.0
+    return float(lo), float(hi)
+
+
+def _class_of(predicted: int | float | str) -> str:
+    if isinstance(predicted, str):
+        return predicted if predicted in CLASS_STYLE else "other"
+    return "abnormal" if int(predicted) == 1 else "normal"
+
+
+def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | None = None,
+              beats: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
+              lead_name: str = "", title: str | None = None, width_px: int = 1100,
+              highlight_time_s: float | None = None) -> go.Figure:
+    """One lead on ECG paper between ``t0`` and ``t1`` (s).
+
+    Parameters
+    ----------
+    signal_mv : one lead, mV, at ``fs`` Hz (the whole record; only [t0, t1] is drawn).
+    beats : optional per-beat table with ``time_s``, ``predicted`` (0/1), ``p_abnormal`` and, if
+        present, ``rr_pre_ms``, ``ref_symbol``; each beat gets a marker above its R peak, styled by class.
+    reference : optional reference annotations with ``time_s`` and ``symbol``, written above the trace.
+    width_px : nominal plot width; the height is chosen so that 1 mm is square at that width.
+    highlight_time_s : a beat to mark with a vertical band (the selected beat).
+    """
+    x = np.asarray(signal_mv, float).reshape(-1)
+    n = x.size
+    dur = n / fs
+    t1 = dur if t1 is None else min(t1, dur)
+    t0 = max(0.0, min(t0, max(t1 - 1.0 / fs, 0.0)))
+    i0, i1 = int(np.floor(t0 * fs)), int(np.ceil(t1 * fs)) + 1
+    seg = x[i0:i1]
+    t = (np.arange(i0, i0 + seg.size)) / fs
+    y0, y1 = paper_range_mv(seg)
+    top = y1 + (0.5 if (beats is not None or reference is not None) else 0.0)
+
+    fig = go.Figure()
+    _add_paper_grid(fig, t0, t1, y0, top)
+    fig.add_trace(go.Scatter(x=t, y=seg, mode="lines", name=lead_name or "ECG", showlegend=False,
+                             line=dict(color=PAPER["trace_color"], width=1.4),
+                             hovertemplate="%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
+    if highlight_time_s is not None and t0 <= highlight_time_s <= t1:
+        fig.add_vrect(x0=highlight_time_s - 0.3, x1=highlight_time_s + 0.45, fillcolor=PALETTE["yellow"],
+                      opacity=0.25, line_width=0, layer="below")
+    if beats is not None and len(beats):
+        b = beats[(beats["time_s"] >= t0) & (beats["time_s"] <= t1)]
+        idx = np.clip(np.round(b["time_s"].to_numpy() * fs).astype(int), 0, n - 1)
+        amp = x[idx] if n else np.zeros(len(b))
+        for cls in ("normal", "abnormal"):
+            m = (b["predicted"].to_numpy().astype(int) == (1 if cls == "abnormal" else 0))
+            if not m.any():
+                continue
+            sub = b[m]
+            st = CLASS_STYLE[cls]
+            rr = sub["rr_pre_ms"].to_numpy(float) if "rr_pre_ms" in sub else np.full(len(sub), np.nan)
+            ref = sub["ref_symbol"].astype(str).to_numpy() if "ref_symbol" in sub else np.full(len(sub), "")
+            custom = np.stack([rr, sub["p_abnormal"].to_numpy(float), ref], 1)
+            fig.add_trace(go.Scatter(
+                x=sub["time_s"], y=np.minimum(amp[m] + 0.25, y1 - 0.05), mode="markers",
+                name=f"{st['label']} beat", legendgroup=cls,
+                marker=dict(color=st["color"], symbol=st["symbol"], size=12, line=dict(color="white", width=1)),
+                customdata=custom,
+                hovertemplate=(f"<b>{st['label']}</b><br>time %{{x:.2f}} s<br>RR %{{customdata[0]:.0f}} ms"
+                               f"<br>p(abnormal) %{{customdata[1]:.2f}}<br>reference %{{customdata[2]}}<extra></extra>"),
+            ))
+    if reference is not None and len(reference):
+        r = reference[(reference["time_s"] >= t0) & (reference["time_s"] <= t1)]
+        if len(r):
+            fig.add_trace(go.Scatter(
+                x=r["time_s"], y=np.full(len(r), top - 0.2), mode="text", text=r["symbol"].astype(str),
+                textfont=dict(size=15, color=PALETTE["black"]), name="reference annotation", showlegend=True,
+                hovertemplate="reference %{text} at %{x:.2f} s<extra></extra>"))
+    # 1 mm square: the plot area is (t1-t0)*25 mm wide and (top-y0)*10 mm tall.
+    w_mm, h_mm = (t1 - t0) * PAPER["mm_per_s"], (top - y0) * PAPER["mm_per_mv"]
+    plot_w = width_px - 80
+    height = int(np.clip(plot_w * h_mm / max(w_mm, 1e-6), 160, 900)) + (110 if title else 90)
+    _base_layout(fig, height=height, title=title)
+    fig.update_layout(plot_bgcolor=PAPER["background"], dragmode="pan")
+    fig.update_xaxes(range=[t0, t1], dtick=1.0 if t1 - t0 > 3 else 0.2, showgrid=False, zeroline=False,
+                     title_text="time (s)  ·  25 mm/s", ticks="outside", constrain="domain")
+    fig.update_yaxes(range=[y0, top], dtick=PAPER["major_mv"], showgrid=False, zeroline=False,
+                     title_text=f"{lead_name + '  ' if lead_name else ''}mV  ·  10 mm/mV", ticks="outside",
+                     scaleanchor="x", scaleratio=_SCALE_RATIO, constrain="domain")
+    return fig
+
+
+def downsample_minmax(x: np.ndarray, fs: float, max_points: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s) and values keeping each bucket's min and max, so spikes survive decimation."""
+    x = np.asarray(x, float).reshape(-1)
+    n = x.size
+    if n <= max_points:
+        return np.arange(n) / fs, x
+    buckets = max_points // 2
+    size = int(np.ceil(n / buckets))
+    pad = buckets * size - n
+    xp = np.concatenate([x, np.full(pad, np.nan)]).reshape(buckets, size)
+    with np.errstate(all="ignore"):
+        imin = np.nanargmin(np.where(np.isnan(xp), np.inf, xp), axis=1)
+        imax = np.nanargmax(np.where(np.isnan(xp), -np.inf, xp), axis=1)
+    lo, hi = np.minimum(imin, imax), np.maximum(imin, imax)
+    base = np.arange(buckets) * size
+    idx = np.stack([base + lo, base + hi], 1).reshape(-1)
+    idx = np.clip(idx, 0, n - 1)
+    return idx / fs, x[idx]
+
+
+def overview_strip(signal_mv: np.ndarray, fs: float, beats: pd.DataFrame | None = None,
+                   window: tuple[float, float] | None = None, max_points: int = 4000) -> go.Figure:
+    """The whole record, min/max-decimated to ``max_points``, flagged beats marked, the shown window shaded."""
+    t, y = downsample_minmax(signal_mv, fs, max_points)
+    fig = go.Figure(go.Scatter(x=t, y=y, mode="lines", line=dict(color=PALETTE["grey"], width=0.8),
+                               hoverinfo="skip", showlegend=False))
+    if beats is not None and len(beats):
+        flagged = beats[beats["predicted"].astype(int) == 1]
+        if len(flagged):
+            top = float(np.nanmax(y)) if y.size else 1.0
+            st = CLASS_STYLE["abnormal"]
+            fig.add_trace(go.Scatter(x=flagged["time_s"], y=np.full(len(flagged), top * 1.05 + 0.1), mode="markers",
+                                     name="flagged beat", marker=dict(color=st["color"], symbol=st["symbol"], size=9),
+                                     hovertemplate="flagged beat at %{x:.1f} s<extra></extra>"))
+    if window is not None:
+        fig.add_vrect(x0=window[0], x1=window[1], fillcolor=PALETTE["sky"], opacity=0.3, line_width=0)
+    _base_layout(fig, height=170)
+    fig.update_layout(margin=dict(l=60, r=20, t=10, b=40))
+    fig.update_xaxes(title_text="time (s), whole record", range=[0, len(np.asarray(signal_mv).reshape(-1)) / fs])
+    fig.update_yaxes(title_text="mV", showticklabels=True, nticks=3)
+    return fig
+
+
+# ---- predictions -----------------------------------------------------------------------------
+
+def probability_timeline(table: pd.DataFrame, threshold: float, column: str = "p_abnormal",
+                         selected_time_s: float | None = None) -> go.Figure:
+    """p(abnormal) of every beat over time, with the decision threshold and class-styled markers."""
+    fig = go.Figure()
+    if len(table):
+        fig.add_trace(go.Scatter(x=table["time_s"], y=table[column], mode="lines", hoverinfo="skip",
+                                 line=dict(color="#BBBBBB", width=1), showlegend=False))
+    for cls in ("normal", "abnormal"):
+        m = table["predicted"].astype(int) == (1 if cls == "abnormal" else 0) if len(table) else []
+        sub = table[m] if len(table) else table
+        if not len(sub):
+            continue
+        st = CLASS_STYLE[cls]
+        fig.add_trace(go.Scatter(x=sub["time_s"], y=sub[column], mode="markers", name=f"{st['label']} beat",
+                                 marker=dict(color=st["color"], symbol=st["symbol"], size=8),
+                                 hovertemplate="%{x:.2f} s<br>p(abnormal) %{y:.2f}<extra></extra>"))
+    fig.add_hline(y=threshold, line=dict(color=PALETTE["black"], dash="dash", width=1.5),
+                  annotation_text=f"threshold {threshold:.2f}", annotation_position="top left")
+    if selected_time_s is not None:
+        fig.add_vline(x=selected_time_s, line=dict(color=PALETTE["orange"], width=2))
+    _base_layout(fig, height=300)
+    fig.update_xaxes(title_text="time (s)")
+    fig.update_yaxes(title_text="p(abnormal)", range=[-0.02, 1.02])
+    return fig
+
+
+def head_comparison(p_record: Mapping[str, float], threshold: float | None = None) -> go.Figure:
+    """Record probability of the ECG-only, note-only and fused heads side by side (horizontal bars)."""
+    names = [("ecg", "ECG only"), ("note", "note only"), ("fused", "ECG + note (fused)")]
+    vals = [p_record.get(k, float("nan")) for k, _ in names]
+    labels = [lab for _, lab in names]
+    colors = [PALETTE["vermillion"] if (v == v and v >= (threshold or 0.5)) else PALETTE["blue"] for v in vals]
+    text = ["not available" if v != v else f"{v:.2f}" for v in vals]
+    fig = go.Figure(go.Bar(x=[0 if v != v else v for v in vals], y=labels, orientation="h", marker_color=colors,
+                           text=text, textposition="outside", hovertemplate="%{y}: %{x:.2f}<extra></extra>",
+                           marker_pattern_shape=["/" if (v == v and v >= (threshold or 0.5)) else "" for v in vals]))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line=dict(dash="dash", color=PALETTE["black"]))
+    _base_layout(fig, height=230, legend=False)
+    fig.update_xaxes(range=[0, 1.12], title_text="record p(abnormal)")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def zeroshot_bars(record_probs: pd.Series, beat_probs: pd.Series | None = None,
+                  beat_label: str = "selected beat") -> go.Figure:
+    """Zero-shot label probabilities for the record (and, if given, one beat), grouped bars."""
+    labels = [str(x) for x in record_probs.index]
+    fig = go.Figure(go.Bar(x=labels, y=record_probs.to_numpy(float), name="whole record",
+                           marker_color=PALETTE["blue"], text=[f"{v:.2f}" for v in record_probs], textposition="outside"))
+    if beat_probs is not None:
+        bp = beat_probs.reindex(record_probs.index).to_numpy(float)
+        fig.add_trace(go.Bar(x=labels, y=bp, name=beat_label, marker_color=PALETTE["orange"],
+                             marker_pattern_shape="/", text=[f"{v:.2f}" for v in bp], textposition="outside"))
+    _base_layout(fig, height=320)
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.15], title_text="probability")
+    fig.update_xaxes(title_text="label")
+    return fig
+
+
+# ---- explanations ----------------------------------------------------------------------------
+
+def shap_waterfall(feature_names: Sequence[str], values: Sequence[float], base_value: float,
+                   data: Sequence[float] | None = None, units: Sequence[str] | None = None,
+                   max_features: int = 10) -> go.Figure:
+    """SHAP waterfall: base value, then each feature's contribution, ending at the prediction.
+
+    Features are sorted by |SHAP|; those beyond ``max_features`` are summed into one bar so the total
+    still reads base + contributions = prediction (Lundberg & Lee 2017 additivity).
+    """
+    v = np.asarray(values, float)
+    names = list(feature_names)
+    d = list(data) if data is not None else [None] * len(v)
+    u = list(units) if units is not None else [""] * len(v)
+    order = np.argsort(-np.abs(v))
+    keep, rest = order[:max_features], order[max_features:]
+    labels, contrib = [], []
+    for i in keep[::-1]:  # smallest at the bottom... plotly draws in order, so biggest last = top
+        val = d[i]
+        vs = "" if val is None or (isinstance(val, float) and not np.isfinite(val)) else f" = {val:.3g} {u[i]}".rstrip()
+        labels.append(f"{names[i]}{vs}")
+        contrib.append(float(v[i]))
+    if len(rest):
+        labels.insert(0, f"{len(rest)} other features")
+        contrib.insert(0, float(v[rest].sum()))
+    pred = float(base_value + v.sum())
+    fig = go.Figure(go.Waterfall(
+        orientation="h", measure=["absolute"] + ["relative"] * len(contrib) + ["total"],
+        y=["base value"] + labels + ["prediction"], x=[float(base_value)] + contrib + [pred],
+        text=[f"{base_value:.3f}"] + [f"{c:+.3f}" for c in contrib] + [f"{pred:.3f}"], textposition="outside",
+        increasing=dict(marker=dict(color=PALETTE["vermillion"])), decreasing=dict(marker=dict(color=PALETTE["blue"])),
+        totals=dict(marker=dict(color=PALETTE["grey"])), connector=dict(line=dict(color="#999999", width=1)),
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+    ))
+    _base_layout(fig, height=90 + 34 * (len(contrib) + 2), legend=False)
+    fig.update_layout(margin=dict(l=20, r=60, t=20, b=50))
+    fig.update_xaxes(title_text="model output (probability); red raises, blue lowers")
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def shap_summary(shap_values: pd.DataFrame, feature_values: pd.DataFrame | None = None,
+                 max_features: int = 12) -> go.Figure:
+    """Record-level SHAP: mean |SHAP| bars (left) and a strip of every beat's SHAP value (right),
+    coloured by the feature value's rank within the record (low = blue, high = vermillion)."""
+    from plotly.subplots import make_subplots
+
+    mean_abs = shap_values.abs().mean().sort_values(ascending=True).tail(max_features)
+    feats = list(mean_abs.index)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03, column_widths=[0.35, 0.65],
+                        subplot_titles=("mean |SHAP| over beats", "SHAP of each beat (colour: feature value rank)"))
+    fig.add_trace(go.Bar(x=mean_abs.to_numpy(), y=feats, orientation="h", marker_color=PALETTE["blue"],
+                         showlegend=False, hovertemplate="%{y}: %{x:.3f}<extra></extra>"), row=1, col=1)
+    rng = np.random.default_rng(0)
+    for k, f in enumerate(feats):
+        s = shap_values[f].to_numpy(float)
+        if feature_values is not None and f in feature_values:
+            fv = pd.Series(feature_values[f].to_numpy(float)).rank(pct=True).to_numpy()
+        else:
+            fv = np.full(len(s), 0.5)
+        jitter = rng.uniform(-0.28, 0.28, len(s))
+        fig.add_trace(go.Scatter(
+            x=s, y=k + jitter, mode="markers", showlegend=False,
+            marker=dict(size=6, color=np.nan_to_num(fv, nan=0.5), cmin=0, cmax=1,
+                        colorscale=[[0, PALETTE["blue"]], [0.5, "#DDDDDD"], [1, PALETTE["vermillion"]]],
+                        showscale=(k == 0), colorbar=dict(title="value<br>rank", len=0.6, tickvals=[0, 1], ticktext=["low", "high"])),
+            hovertemplate=f"{f}: SHAP %{{x:.3f}}<extra></extra>"), row=1, col=2)
+    _base_layout(fig, height=120 + 30 * len(feats), legend=False)
+    fig.update_yaxes(tickvals=list(range(len(feats))), ticktext=feats, row=1, col=2)
+    fig.update_yaxes(categoryorder="array", categoryarray=feats, row=1, col=1)
+    fig.update_xaxes(title_text="mean |SHAP|", row=1, col=1)
+    fig.update_xaxes(title_text="SHAP value (probability)", zeroline=True, zerolinecolor="#888", row=1, col=2)
+    return fig
+
+
+def beat_saliency(window: np.ndarray, saliency: np.ndarray, fs: float = 360.0, title: str | None = None) -> go.Figure:
+    """One beat window (record-normalised amplitude) with integrated-gradients saliency overlaid.
+
+    The saliency is shown twice so it does not depend on colour: as the marker colour of the trace
+    and as a filled band under it (|IG| scaled to the window's amplitude range).
+    """
+    w = np.asarray(window, float).reshape(-1)
+    s = np.asarray(saliency, float).reshape(-1)
+    t = (np.arange(w.size) - w.size // 2) / fs * 1000.0
+    mag = np.abs(s)
+    mag = mag / mag.max() if mag.size and mag.max() > 0 else mag
+    span = (np.nanmax(w) - np.nanmin(w)) if w.size else 1.0
+    base = np.nanmin(w) - 0.1 * span if w.size else 0.0
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=t, y=base + mag * 0.5 * span, mode="lines",
+                             line=dict(color=PALETTE["orange"], width=1.5), name="|saliency| (scaled)"))
+    fig.add_trace(go.Scatter(x=t, y=np.full_like(t, base), mode="lines", line=dict(color=PALETTE["orange"], width=0),
+                             fill="tonexty", fillcolor="rgba(230,159,0,0.3)", showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=t, y=w, mode="lines+markers", name="beat",
+                             line=dict(color=PAPER["trace_color"], width=1.5),
+                             marker=dict(size=5, color=mag, colorscale="Oranges", cmin=0, cmax=1, showscale=True,
+                                         colorbar=dict(title="|IG|", len=0.7)),
+                             hovertemplate="%{x:.0f} ms from R<br>amplitude %{y:.2f}<extra></extra>"))
+    fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
+    _base_layout(fig, height=340, title=title)
+    fig.update_xaxes(title_text="time from R peak (ms)")
+    fig.update_yaxes(title_text="amplitude (÷ record R height)")
+    return fig
+
+
+def similar_beats(query: np.ndarray, others: Iterable[np.ndarray], labels: Sequence[str],
+                  fs: float = 360.0) -> go.Figure:
+    """The selected beat (thick black) over its nearest known beats (thin, dashed when abnormal)."""
+    q = np.asarray(query, float).reshape(-1)
+    t = (np.arange(q.size) - q.size // 2) / fs * 1000.0
+    fig = go.Figure()
+    cols = [PALETTE["sky"], PALETTE["green"], PALETTE["purple"], PALETTE["orange"], PALETTE["yellow"], PALETTE["grey"]]
+    for k, (w, lab) in enumerate(zip(others, labels)):
+        w = np.asarray(w, float).reshape(-1)
+        fig.add_trace(go.Scatter(x=t[: w.size], y=w, mode="lines", name=str(lab),
+                                 line=dict(color=cols[k % len(cols)], width=1.6, dash="solid" if "N" in str(lab)[:3] else "dash")))
+    fig.add_trace(go.Scatter(x=t, y=q, mode="lines", name="this beat", line=dict(color=PALETTE["black"], width=3)))
+    _base_layout(fig, height=320)
+    fig.update_xaxes(title_text="time from R peak (ms)")
+    fig.update_yaxes(title_text="amplitude (÷ record R height)")
+    return fig
+
+
+# ---- model card --------------------------------------------------------------------------------
+
+def roc_curve(curves: Mapping[str, Mapping[str, Sequence[float]]], aucs: Mapping[str, float] | None = None) -> go.Figure:
+    """ROC curves ``{name: {'fpr': [...], 'tpr': [...]}}`` with the chance diagonal."""
+    fig = go.Figure()
+    styles = [(PALETTE["blue"], "solid"), (PALETTE["vermillion"], "dash"), (PALETTE["green"], "dot")]
+    for k, (name, c) in enumerate(curves.items()):
+        col, dash = styles[k % len(styles)]
+        auc = (aucs or {}).get(name)
+        fig.add_trace(go.Scatter(x=c["fpr"], y=c["tpr"], mode="lines", line=dict(color=col, dash=dash, width=2.5),
+                                 name=f"{name}" + (f" (AUC {auc:.3f})" if auc is not None and auc == auc else "")))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dot"), name="chance"))
+    _base_layout(fig, height=420)
+    fig.update_xaxes(title_text="false positive rate (1 - specificity)", range=[0, 1])
+    fig.update_yaxes(title_text="true positive rate (sensitivity)", range=[0, 1.01])
+    return fig
+
+
+def calibration_curve(bins: pd.DataFrame) -> go.Figure:
+    """Reliability diagram from rows ``mean_p, frac_pos, n`` (one per probability bin)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dot"), name="perfect"))
+    if len(bins):
+        size = 8 + 14 * np.sqrt(bins["n"] / bins["n"].max()) if "n" in bins else 10
+        fig.add_trace(go.Scatter(x=bins["mean_p"], y=bins["frac_pos"], mode="lines+markers", name="model",
+                                 line=dict(color=PALETTE["blue"], width=2.5), marker=dict(size=size, symbol="circle"),
+                                 customdata=bins["n"] if "n" in bins else None,
+                                 hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>n %{customdata}<extra></extra>"))
+    _base_layout(fig, height=420)
+    fig.update_xaxes(title_text="mean predicted p(abnormal)", range=[0, 1])
+    fig.update_yaxes(title_text="observed fraction abnormal", range=[0, 1.01])
+    return fig
+
+
+def confusion_heatmap(matrix: Sequence[Sequence[int]], row_labels: Sequence[str], col_labels: Sequence[str],
+                      title: str | None = None) -> go.Figure:
+    """Confusion matrix with counts written in every cell (rows: reference, columns: predicted)."""
+    z = np.asarray(matrix, float)
+    fig = go.Figure(go.Heatmap(z=z, x=list(col_labels), y=list(row_labels), colorscale="Blues", showscale=False,
+                               text=np.asarray(matrix).astype(int).astype(str), texttemplate="%{text}",
+                               textfont=dict(size=18), hovertemplate="reference %{y}<br>predicted %{x}<br>%{z:.0f} beats<extra></extra>"))
+    _base_layout(fig, height=120 + 60 * len(row_labels), title=title, legend=False)
+    fig.update_xaxes(title_text="predicted", side="bottom")
+    fig.update_yaxes(title_text="reference", autorange="reversed")
+    return fig
+
+
+def per_record_errors(df: pd.DataFrame) -> go.Figure:
+    """Per test record: abnormal beats found vs missed and normal beats falsely flagged."""
+    d = df.copy()
+    d["record"] = d["record"].astype(str)
+    d["abnormal_total"] = d.get("S", 0) + d.get("Q", 0)
+    d["found"] = d.get("S_found", 0) + d.get("Q_found", 0)
+    d["missed"] = d["abnormal_total"] - d["found"]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=d["record"], y=d["found"], name="abnormal found", marker_color=PALETTE["green"]))
+    fig.add_trace(go.Bar(x=d["record"], y=d["missed"], name="abnormal missed", marker_color=PALETTE["vermillion"],
+                         marker_pattern_shape="x"))
+    fig.add_trace(go.Bar(x=d["record"], y=d.get("N_flagged", 0), name="normal falsely flagged",
+                         marker_color=PALETTE["orange"], marker_pattern_shape="/"))
+    _base_layout(fig, height=380)
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="test record (MIT-BIH)", type="category")
+    fig.update_yaxes(title_text="beats (log scale)", type="log")
+    return fig

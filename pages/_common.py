@@ -1,0 +1,246 @@
+"""Helpers shared by the pages: cached model loading, the case in session state, teaching mode and
+the error boundary. Pages stay thin: they compose ``core`` functions and ``core.figures``.
+
+Session state keys (the case survives page switches because none of these is a widget key):
+
+- ``case``: ``core.predict.CaseResult`` of the analysed case, or absent.
+- ``case_hash``: ``core.predict.content_hash`` of that case; keys every cached result.
+- ``case_label``: where the case came from ("example nsr_100", "upload 100.hea, 100.dat").
+- ``case_note``: the note text that was analysed.
+- ``beat_index``: the beat selected on Waveform / Explanations (default: the most abnormal).
+- ``reads``: ``{case_hash: {"call": "normal"|"abnormal", "comment": str}}`` (teaching mode).
+- ``memo``: ``{(case_hash, kind, ...): result}`` for slow per-case results (SHAP, zero-shot).
+
+Environment: ``CARDIOLENS_MODEL_DIR`` names a model bundle folder to load instead of
+``assets/models/<CARDIOLENS_MODEL or v1>`` (used by the tests with a randomly initialised bundle).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from core import config
+
+PAGES = {
+    "case": "pages/case.py",
+    "waveform": "pages/waveform.py",
+    "predictions": "pages/predictions.py",
+    "explanations": "pages/explanations.py",
+    "model_card": "pages/model_card.py",
+    "report": "pages/report.py",
+}
+#: Largest number of per-case results kept in memory (explanations, zero-shot runs).
+MAX_MEMO = 64
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+def model_dir() -> str | None:
+    """Bundle folder from ``CARDIOLENS_MODEL_DIR`` (None: the default ``assets/models/<version>``)."""
+    return os.environ.get("CARDIOLENS_MODEL_DIR") or None
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _load_bundle(path: str | None):
+    from core.models import load_bundle
+
+    return load_bundle(path)
+
+
+@st.cache_resource(show_spinner="Loading the note encoder (BERT)…")
+def _load_text_encoder(name: str, pooling: str):
+    from core.text import load_text_encoder
+
+    return load_text_encoder(name, pooling)
+
+
+class ModelMissing(RuntimeError):
+    """No trained model where the app looks for one."""
+
+
+def get_bundle():
+    """The model bundle, loaded once per process."""
+    try:
+        return _load_bundle(model_dir())
+    except FileNotFoundError as exc:
+        where = model_dir() or str(config.MODELS_DIR / config.DEFAULT_MODEL_VERSION)
+        raise ModelMissing(f"No trained model was found at {where}: train one with `python -m core train` "
+                           f"or point CARDIOLENS_MODEL_DIR at a model folder, then reload the page.") from exc
+
+
+def get_text_encoder():
+    """The note encoder named in the bundle's config, loaded once per process."""
+    bundle = get_bundle()
+    return _load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+
+
+# ---- examples ------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False)
+def list_examples() -> dict[str, dict]:
+    """Bundled cases by folder name: ``case.json`` plus ``note`` and ``path`` of the signal file."""
+    out: dict[str, dict] = {}
+    if not config.EXAMPLES_DIR.is_dir():
+        return out
+    for d in sorted(p for p in config.EXAMPLES_DIR.iterdir() if (p / "case.json").is_file()):
+        meta = json.loads((d / "case.json").read_text())
+        files = meta.get("files", {})
+        sig = files.get("header") or files.get("signal")
+        note = (d / "note.txt").read_text(encoding="utf-8") if (d / "note.txt").is_file() else ""
+        meta.update(note=note, path=str(d / sig) if sig else str(d), folder=d.name)
+        out[d.name] = meta
+    return out
+
+
+def example_label(name: str) -> str:
+    meta = list_examples().get(name, {})
+    shows = meta.get("shows", "")
+    dur = meta.get("duration_s")
+    return f"{name} — {shows}" + (f" ({dur:g} s)" if dur else "")
+
+
+@st.cache_data(show_spinner=False)
+def read_example(name: str):
+    """The ``Record`` of a bundled example (cached per process)."""
+    from core.io import read_record
+
+    meta = list_examples()[name]
+    return read_record(meta["path"], fs=meta.get("fs_hz") if meta.get("format") == "csv" else None, name=name)
+
+
+# ---- the case ------------------------------------------------------------------------------------
+
+def analyse(record, note: str | None, label: str) -> Any:
+    """Analyse ``record`` + ``note`` (or reuse the result for the same content) and make it the case."""
+    from core.predict import analyse_case, content_hash
+
+    key = content_hash(record, note)
+    results = st.session_state.setdefault("results", {})
+    if key not in results:
+        bundle = get_bundle()
+        enc = get_text_encoder() if note and note.strip() else None
+        results[key] = analyse_case(record, note, bundle, enc)
+        while len(results) > 4:  # keep memory bounded: the last four cases
+            results.pop(next(iter(results)))
+    case = results[key]
+    st.session_state["case"] = case
+    st.session_state["case_hash"] = key
+    st.session_state["case_label"] = label
+    st.session_state["case_note"] = note or ""
+    st.session_state["beat_index"] = most_abnormal_beat(case)
+    return case
+
+
+def current_case():
+    return st.session_state.get("case")
+
+
+def most_abnormal_beat(case) -> int | None:
+    p = case.table["p_abnormal"].to_numpy(float) if len(case.table) else np.array([])
+    if p.size == 0 or not np.isfinite(p).any():
+        return None
+    return int(np.nanargmax(p))
+
+
+def selected_beat(case) -> int | None:
+    i = st.session_state.get("beat_index")
+    if i is None or not (0 <= int(i) < len(case.table)):
+        i = most_abnormal_beat(case)
+    return None if i is None else int(i)
+
+
+def require_case():
+    """The case, or a pointer to the Case page (and None) when there is none yet."""
+    case = current_case()
+    if case is None:
+        st.info("No case loaded yet: pick an example or upload a record on the Case page, then press Analyse.")
+        st.page_link(PAGES["case"], label="Go to the Case page", icon=":material/folder_open:")
+    return case
+
+
+def memo(key: tuple, fn: Callable[[], Any]) -> Any:
+    """``fn()`` computed once per ``key`` in this session (keys start with the case hash)."""
+    store = st.session_state.setdefault("memo", {})
+    if key not in store:
+        store[key] = fn()
+        while len(store) > MAX_MEMO:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
+def beat_label(case, i: int) -> str:
+    row = case.table.iloc[i]
+    cls = "abnormal" if int(row["predicted"]) == 1 else "normal"
+    ref = f", reference {row['ref_symbol']}" if "ref_symbol" in row and str(row["ref_symbol"]) else ""
+    return f"beat {i} at {row['time_s']:.2f} s — p(abnormal) {row['p_abnormal']:.2f} ({cls}{ref})"
+
+
+def explain_module():
+    """``core.explain`` or None when it is not available in this build."""
+    try:
+        from core import explain
+    except ImportError:
+        return None
+    return explain
+
+
+# ---- teaching mode -----------------------------------------------------------------------------
+
+def teaching_on() -> bool:
+    return bool(st.session_state.get("teaching", False))
+
+
+def teaching_gate(case, where: str) -> bool:
+    """True when the model's answers may be shown; in teaching mode, first ask for the reader's read."""
+    if not teaching_on():
+        return True
+    key = st.session_state.get("case_hash")
+    reads = st.session_state.setdefault("reads", {})
+    if key in reads:
+        r = reads[key]
+        model_call = case.verdict
+        agree = r["call"] == model_call
+        (st.success if agree else st.warning)(
+            f"Your read: **{r['call']}**. The model says: **{model_call}**"
+            f" — {'you agree' if agree else 'you disagree; look at the flagged beats and the explanations'}.")
+        if r.get("comment"):
+            st.caption(f"Your notes: {r['comment']}")
+        return True
+    st.subheader("Your read first (teaching mode)")
+    st.write(f"The model's answers on this {where} page are hidden until you commit your own read of the ECG. "
+             "Look at the Waveform page, then decide.")
+    with st.form(f"read_form_{where}"):
+        call = st.radio("Your call for the whole record", ["normal", "abnormal"], horizontal=True, index=None)
+        comment = st.text_area("What do you see? (rhythm, ectopy, intervals)", height=100)
+        done = st.form_submit_button("Commit my read and reveal the model", type="primary")
+    if done:
+        if call is None:
+            st.error("Choose normal or abnormal before committing your read.")
+            return False
+        reads[key] = {"call": call, "comment": comment}
+        st.rerun()
+    return False
+
+
+# ---- the error boundary ------------------------------------------------------------------------
+
+def run_page(body: Callable[[], None]) -> None:
+    """Run a page body; any error is shown as one plain sentence with what to do, never a traceback."""
+    try:
+        body()
+    except ModelMissing as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the page boundary: nothing escapes as a traceback
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        user_facing = type(exc).__name__ in ("RecordReadError", "PromptError")
+        if user_facing:
+            st.error(msg)
+        else:
+            st.error(f"This part of the page could not be drawn ({type(exc).__name__}: {msg}). "
+                     "Try Analyse again on the Case page or pick another beat; if it keeps happening, "
+                     "export the case and report it.")

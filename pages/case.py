@@ -1,0 +1,144 @@
+"""Case page: choose a bundled example or upload a record, add a note, press Analyse."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import config
+from pages._common import (PAGES, analyse, current_case, example_label, list_examples, read_example,
+                           run_page)
+
+_UPLOAD_TYPES = ["hea", "dat", "atr", "zip", "csv", "tsv", "edf", "npy", "txt"]
+_SOURCES = ("Bundled example", "Upload files")
+
+
+def _on_example_change() -> None:
+    """Prefill the note with the chosen example's note.txt."""
+    name = st.session_state.get("example_choice")
+    st.session_state["note_input"] = list_examples().get(name, {}).get("note", "")
+
+
+def _on_upload_change() -> None:
+    """A .txt in the upload is the note: put it into the note box."""
+    for f in st.session_state.get("upload") or []:
+        if f.name.lower().endswith(".txt"):
+            st.session_state["note_input"] = f.getvalue().decode("utf-8", errors="replace")
+            return
+
+
+def _upload_needs_fs(files) -> str | None:
+    """'required' for .npy, 'optional' for CSV/TSV (a time column gives the rate), else None."""
+    exts = {Path(f.name).suffix.lower() for f in files}
+    if ".npy" in exts:
+        return "required"
+    if exts & {".csv", ".tsv"}:
+        return "optional"
+    return None
+
+
+def body() -> None:
+    st.title("Case")
+    st.write("Pick a bundled example or upload an ECG record, add the clinical note, then press **Analyse**.")
+    examples = list_examples()
+
+    # The note box keeps its text across page switches through a plain (non-widget) copy.
+    if "note_input" not in st.session_state:
+        st.session_state["note_input"] = st.session_state.get("note_saved", "")
+    if "example_choice" not in st.session_state and examples:
+        st.session_state["example_choice"] = st.session_state.get("example_saved", next(iter(examples)))
+        if not st.session_state["note_input"]:
+            _on_example_change()
+    if "source_choice" not in st.session_state:
+        st.session_state["source_choice"] = st.session_state.get("source_saved", _SOURCES[0])
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        source = st.radio("Source", _SOURCES, horizontal=True, key="source_choice")
+        fs = None
+        files = []
+        if source == _SOURCES[0]:
+            if not examples:
+                st.warning("No bundled examples were found in assets/examples: upload a record instead.")
+            else:
+                st.selectbox("Example case", list(examples), key="example_choice", format_func=example_label,
+                             on_change=_on_example_change)
+                meta = examples[st.session_state["example_choice"]]
+                st.caption(meta.get("why_chosen", ""))
+        else:
+            files = st.file_uploader(
+                "ECG record: WFDB .hea + .dat (+ .atr) together, or one .zip, .csv, .edf or .npy; "
+                "a .txt file is taken as the note",
+                type=_UPLOAD_TYPES, accept_multiple_files=True, key="upload", on_change=_on_upload_change,
+                help=f"Up to {config.MAX_UPLOAD_BYTES // 2**20} MB. Files stay in memory and are never stored.")
+            need = _upload_needs_fs(files or [])
+            if need:
+                fs = st.number_input(
+                    "Sampling rate (Hz)" + (" — required for .npy" if need == "required" else
+                                            " — leave empty to use the file's time column"),
+                    min_value=1.0, max_value=20000.0, value=None, step=1.0, key="upload_fs")
+        note = st.text_area("Clinical note (optional; leave empty for an ECG-only reading)", key="note_input",
+                            height=150)
+        go = st.button("Analyse", type="primary", icon=":material/play_arrow:")
+
+    st.session_state["note_saved"] = note
+    st.session_state["source_saved"] = source
+    if "example_choice" in st.session_state:
+        st.session_state["example_saved"] = st.session_state["example_choice"]
+
+    if go:
+        from core.io import RecordReadError
+
+        record, label = None, ""
+        with st.spinner("Reading the record…"):
+            try:
+                if source == _SOURCES[0]:
+                    name = st.session_state["example_choice"]
+                    record, label = read_example(name), f"example {name}"
+                else:
+                    ecg_files = [f for f in (files or []) if not f.name.lower().endswith(".txt")]
+                    if not ecg_files:
+                        raise RecordReadError("No ECG file was uploaded: add the record's files "
+                                              "(.hea + .dat [+ .atr], .zip, .csv, .edf or .npy) above.")
+                    from core.io import read_record
+
+                    # Uploaded bytes go straight to core.io as {filename: bytes}; nothing is written here.
+                    record = read_record({f.name: f.getvalue() for f in ecg_files}, fs=fs)
+                    label = "upload " + ", ".join(f.name for f in ecg_files[:4])
+            except RecordReadError as exc:
+                st.error(str(exc))
+                record = None
+        if record is not None:
+            with st.spinner("Finding beats and running the model…"):
+                analyse(record, note, label)
+            st.toast("Analysis done", icon=":material/check:")
+
+    with right:
+        _summary()
+
+
+def _summary() -> None:
+    case = current_case()
+    st.subheader("What was read")
+    if case is None:
+        st.caption("Nothing analysed yet.")
+        return
+    rec = case.record
+    st.markdown(f"**{st.session_state.get('case_label', rec.name)}**")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Leads", rec.n_leads, help=", ".join(rec.lead_names))
+    c2.metric("Rate", f"{rec.fs:g} Hz")
+    c3.metric("Duration", f"{rec.duration_s:.1f} s")
+    c4.metric("Beats found", len(case.table))
+    st.caption(f"Leads: {', '.join(rec.lead_names)} · model lead: {case.beats.lead_names[0] if case.beats.lead_names else '–'}"
+               f" · reference annotations: {'yes' if rec.annotations is not None else 'no'}"
+               f" · note: {'yes' if case.note is not None else 'no (ECG-only head)'}")
+    if rec.comments:
+        st.caption("Header: " + " · ".join(rec.comments))
+    for n in case.notices:
+        st.warning(n)
+    st.page_link(PAGES["waveform"], label="See the waveform", icon=":material/ecg:")
+    st.page_link(PAGES["predictions"], label="See the predictions", icon=":material/analytics:")
+
+
+run_page(body)

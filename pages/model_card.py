@@ -1,0 +1,172 @@
+"""Model card: intended use and limits, data, inter-patient metrics, curves, zero-shot, versions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import config
+from core import figures as figs
+from core.report import DISCLAIMER
+from pages._common import get_bundle, run_page
+
+_METRIC_COLS = {"auc": "AUC", "S_vs_N_auc": "S vs N AUC", "S_sensitivity": "S sensitivity", "S_ppv": "S PPV",
+                "Q_sensitivity": "Q sensitivity", "N_flagged_rate": "N falsely flagged", "f1": "F1", "ece": "ECE",
+                "threshold": "threshold", "n_beats": "beats"}
+
+
+def _metrics_table(reports: dict) -> pd.DataFrame:
+    rows = []
+    for view, rep in reports.items():
+        if view.startswith("_") or not isinstance(rep, dict):
+            continue
+        rows.append({"view": view, **{label: rep.get(k) for k, label in _METRIC_COLS.items()}})
+    return pd.DataFrame(rows)
+
+
+def _section_intended_use() -> None:
+    st.subheader("Intended use and limits")
+    st.warning(DISCLAIMER, icon=":material/warning:")
+    st.markdown(
+        "- **What it does:** flags single beats as normal (AAMI N) or abnormal (AAMI S supraventricular ectopic, "
+        "Q paced/unclassifiable) from a two-lead ambulatory ECG, optionally with a short clinical note, and shows why.\n"
+        "- **Who it is for:** teaching ECG reading and exploring explainable multimodal models.\n"
+        "- **Not for:** diagnosis, triage or monitoring of patients; 12-lead diagnostic statements; paediatric ECGs.\n"
+        "- **Known limits:** trained on 24 two-lead Holter records of one database (MIT-BIH, 1975-79, 360 Hz); "
+        "ventricular (V) and fusion (F) beats were never shown to the classifier (they are the zero-shot test); "
+        "noise and artefact cause false flags; the note encoder is a small general-English BERT, not a clinical one.")
+
+
+def _section_data(bundle) -> None:
+    st.subheader("Data and notes")
+    train = bundle.config.train or {}
+    st.markdown(
+        f"- **Data:** {train.get('data', 'MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet)')}, inter-patient split of "
+        "de Chazal et al. (2004): trained on DS1 + paced 102, 104; tested on DS2 + paced 107, 217 (no patient in both).\n"
+        f"- **Training beats by class:** {train.get('class_counts', bundle.metrics.get('train_class_counts', 'n/a'))}\n"
+        "- **How notes were built:** the database has no clinical notes. Each training record's note was "
+        "*constructed* from its header (age, sex, medications) and, for some, the reference rhythm annotations; "
+        "each beat was paired with a finding sentence built from its annotation and measured intervals. "
+        "Real clinical notes will read differently.\n"
+        f"- **Input:** any rate (resampled to {config.MODEL_FS:g} Hz), beats cut as {config.BEAT_WINDOW}-sample "
+        "(1 s) windows around detected R peaks; the MLII lead is preferred.")
+
+
+def _section_metrics(metrics: dict) -> None:
+    st.subheader("Inter-patient test metrics (DS2 + 107, 217; never seen in training)")
+    test = metrics.get("test", {})
+    if not test:
+        st.info("This model bundle has no test metrics (metrics.json is missing or empty).")
+        return
+    for name, title in (("reference_peaks", "with reference R-peaks"), ("detected_peaks", "with CardioLens's own beat detector")):
+        if name in test:
+            st.markdown(f"**Beat classification {title}**")
+            st.dataframe(_metrics_table(test[name]), hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in _METRIC_COLS.values() if c != "beats"})
+            match = test[name].get("_matching")
+            if match:
+                st.caption(f"Detector: {match.get('detected_beats')} beats detected, "
+                           f"{match.get('matched_to_reference')} matched to a reference beat.")
+    st.caption("S sensitivity = flagged S / all S; S PPV = flagged S / (flagged S + flagged N); ECE = expected "
+               "calibration error. Threshold and calibration come from out-of-fold predictions on the training records.")
+    abl = metrics.get("ablations")
+    if abl:
+        st.markdown("**Ablations** (same data and seed; threshold-free)")
+        rows = [{"variant": k, **{f"{h} {m}": v.get(h, {}).get(m) for h in ("ecg_only", "fused (header note)")
+                                  for m in ("auc", "S_vs_N_auc")}} for k, v in abl.items()]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def _section_curves(metrics: dict) -> None:
+    test = metrics.get("test", {}).get("reference_peaks", {})
+    curves = {}
+    aucs = {}
+    for key, name, view in (("roc_ecg_only", "ECG only", "ecg_only"), ("roc_fused", "fused", "fused (header note)")):
+        if key in metrics:
+            curves[name] = metrics[key]
+            aucs[name] = test.get(view, {}).get("auc")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**ROC (abnormal vs normal beats)**")
+        if curves:
+            st.plotly_chart(figs.roc_curve(curves, aucs), width="stretch")
+        else:
+            st.caption("No ROC points in metrics.json.")
+    with c2:
+        st.markdown("**Calibration (ECG only)**")
+        cal = metrics.get("calibration_ecg_only")
+        if cal:
+            st.plotly_chart(figs.calibration_curve(pd.DataFrame(cal)), width="stretch")
+        else:
+            st.caption("No calibration bins in metrics.json.")
+    c3, c4 = st.columns(2)
+    with c3:
+        st.markdown("**Confusion matrix (ECG only, reference R-peaks)**")
+        conf = test.get("ecg_only", {}).get("confusion")
+        if conf:
+            st.plotly_chart(figs.confusion_heatmap(conf, ["normal (N)", "abnormal (S, Q)"], ["normal", "abnormal"]),
+                            width="stretch")
+        else:
+            st.caption("No confusion matrix in metrics.json.")
+    with c4:
+        st.markdown("**Errors per test record (ECG only)**")
+        per = metrics.get("per_record_ecg_only")
+        if per:
+            df = pd.DataFrame(per)
+            st.plotly_chart(figs.per_record_errors(df), width="stretch")
+            with st.expander("Per-record table"):
+                st.dataframe(df, hide_index=True, width="stretch")
+        else:
+            st.caption("No per-record errors in metrics.json.")
+
+
+def _section_zeroshot(bundle) -> None:
+    st.subheader("Zero-shot")
+    path = Path(bundle.path) / "zeroshot.json" if bundle.path else None
+    if path is None or not path.is_file():
+        st.caption("No zero-shot evaluation shipped with this model (zeroshot.json).")
+        return
+    zs = json.loads(path.read_text())
+    flat = _flatten(zs)
+    if flat is not None:
+        st.dataframe(flat, width="stretch")
+    else:
+        st.json(zs, expanded=False)
+
+
+def _flatten(d: dict) -> pd.DataFrame | None:
+    """Nested {row: {col: number}} -> table; None when the JSON has another shape."""
+    rows = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            scal = {c: x for c, x in v.items() if isinstance(x, (int, float)) or x is None}
+            if scal:
+                rows[k] = scal
+    return pd.DataFrame(rows).T if rows else None
+
+
+def body() -> None:
+    st.title("Model card")
+    bundle = get_bundle()
+    _section_intended_use()
+    _section_data(bundle)
+    _section_metrics(bundle.metrics)
+    _section_curves(bundle.metrics)
+    _section_zeroshot(bundle)
+    st.subheader("Versions")
+    import streamlit as _st
+    import torch
+
+    st.dataframe(pd.DataFrame({
+        "item": ["model version", "model folder", "ECG encoder", "note encoder", "thresholds", "data", "torch", "streamlit"],
+        "value": [bundle.version, str(bundle.path), bundle.config.encoder, bundle.config.text_model,
+                  json.dumps({k: round(float(v), 3) for k, v in bundle.config.thresholds.items()}),
+                  "MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet, ODC-By 1.0)", torch.__version__, _st.__version__],
+    }), hide_index=True, width="stretch")
+
+
+run_page(body)

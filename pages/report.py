@@ -1,0 +1,66 @@
+"""Report page: export the case as one self-contained HTML file."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import streamlit as st
+
+from core.report import case_report_html
+from pages._common import (explain_module, get_bundle, get_text_encoder, memo, require_case, run_page, selected_beat,
+                           teaching_on)
+
+
+def _optional(fn):
+    """A part of the report that may be missing (e.g. no explain assets): None instead of an error."""
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - the report is still useful without this part
+        return None
+
+
+def body() -> None:
+    st.title("Report")
+    case = require_case()
+    if case is None:
+        return
+    h = st.session_state.get("case_hash")
+    reads = st.session_state.get("reads", {})
+    if teaching_on() and h not in reads:
+        st.info("Teaching mode: commit your own read on the Predictions page before exporting the report.")
+        return
+    bundle = get_bundle()
+    i = selected_beat(case)
+    note = st.session_state.get("case_note", "")
+    st.write("Download the case as one HTML file that opens offline in any browser: recording details, the "
+             "verdict of each head, ECG strips, beat table, zero-shot labels, explanations of the selected beat, "
+             "the note (shown as plain text), model version and a timestamp.")
+    with st.spinner("Building the report…"):
+        ex = explain_module()
+        expl = sal = att = grad = None
+        if ex is not None and i is not None:
+            expl = _optional(lambda: memo((h, "shap", i), lambda: ex.shap_features(case, bundle, i)))
+            sal = _optional(lambda: memo((h, "saliency", i), lambda: ex.beat_saliency(case, bundle, i)))
+            if case.note is not None and note.strip():
+                enc = get_text_encoder()
+                att = _optional(lambda: memo((h, "attention"), lambda: ex.note_attention(note, enc)))
+                grad = _optional(lambda: memo((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc)))
+        zs = _last_zeroshot(h)
+        html_text = case_report_html(case, note=note, explanation=expl, beat_index=i, attention=att, gradients=grad,
+                                     saliency=sal, zeroshot=zs, user_read=reads.get(h),
+                                     source_label=st.session_state.get("case_label"))
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    fname = f"cardiolens_{re.sub(r'[^A-Za-z0-9_-]+', '_', case.record.name)}_{stamp}.html"
+    st.download_button("Download the HTML report", data=html_text.encode("utf-8"), file_name=fname, mime="text/html",
+                       type="primary", icon=":material/download:")
+    st.caption(f"{len(html_text) / 1e6:.1f} MB (the plotting library is inside the file, so it needs no network). "
+               f"Selected beat: {i}. Zero-shot included: {'yes' if zs is not None else 'no (open Predictions first)'}.")
+    st.caption("PDF export is not offered: print the HTML file to PDF from the browser if you need one.")
+
+
+def _last_zeroshot(case_hash: str | None):
+    """The most recent zero-shot result of this case (from the Predictions page), if any."""
+    return st.session_state.get("zeroshot_last", {}).get(case_hash)
+
+
+run_page(body)
