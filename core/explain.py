@@ -21,9 +21,10 @@ cost one small matrix product.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,18 @@ __all__ = [
 MAX_EXACT_FEATURES = 16
 #: Coalitions evaluated per chunk in ``shap_features`` (bounds memory: chunk x background x leads x hidden).
 _COALITION_CHUNK = 256
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run many tiny tensor ops on one intra-op thread: with 2 threads each op waits for both to be
+    scheduled, which on a busy 2-core machine made SHAP ~10x slower (1.3 s vs 0.1-0.2 s per beat)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 # ---- assets shipped with a bundle ----------------------------------------------------------------
@@ -145,7 +158,7 @@ def _note_part(model, bert: torch.Tensor) -> torch.Tensor:
     return model._note_part(bert, model.encode_text(bert))
 
 
-def _build_head(case, bundle, view: str, beat_idx: np.ndarray, note_vec: np.ndarray | None = None) -> _Head:
+def _build_head(case, bundle, view: str, beat_idx: np.ndarray) -> _Head:
     model = bundle.model
     model.eval()
     head = model.head_fused if view == "fused" else model.head_ecg
@@ -162,9 +175,8 @@ def _build_head(case, bundle, view: str, beat_idx: np.ndarray, note_vec: np.ndar
         note_pre = torch.zeros(w.shape[0])
         if view == "fused":
             w_note = w[:, d_e : w.shape[1] - n_f]
-            vec = note_vec if note_vec is not None else (case.note.vector if case.note is not None else None)
-            if vec is not None:
-                note_pre = _note_part(model, torch.from_numpy(np.asarray(vec, np.float32))[None])[0] @ w_note.T
+            if case.note is not None and case.note.vector is not None:
+                note_pre = _note_part(model, torch.from_numpy(np.asarray(case.note.vector, np.float32))[None])[0] @ w_note.T
     calib = tuple(float(v) for v in bundle.config.calibration.get(view, [1.0, 0.0]))
     return _Head(view=view, rest=head[1:], w_ecg=w[:, :d_e], w_note=w_note, w_feat=w[:, w.shape[1] - n_f :], bias=first.bias.detach(),
                  ecg_pre=ecg_pre, note_pre=note_pre, calib=calib)
@@ -257,6 +269,11 @@ def shap_features(case, bundle, beat_index: int, background: np.ndarray | None =
     ``background``: rows of raw features; default the bundle's ``explain_assets.npz`` training rows
     (else the training medians). Returns values in probability units (0-1).
     """
+    with _one_thread():
+        return _shap_features(case, bundle, beat_index, background)
+
+
+def _shap_features(case, bundle, beat_index: int, background: np.ndarray | None) -> FeatureExplanation:
     i = _check_beat(case, beat_index)
     model, names = bundle.model, list(bundle.config.features)
     n_f = len(names)
@@ -372,7 +389,7 @@ def note_attention(note: str, text_encoder, drop_punctuation: bool = True) -> pd
     return df
 
 
-def _note_target(case, bundle, text_encoder, max_beats: int = 400):
+def _note_target(case, bundle, max_beats: int = 400):
     """f(BERT sentence vectors [B, d]) -> fused calibrated record probability [B].
 
     Record probability here = sigmoid(a * mean over beats of the lead-averaged fused logit + b); beats
@@ -413,7 +430,7 @@ def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = 32, dro
     if not note.strip():
         return pd.DataFrame(columns=cols)
     enc, truncated = _encode(note, text_encoder)
-    target = _note_target(case, bundle, text_encoder)
+    target = _note_target(case, bundle)
     bert = text_encoder.model
     ids, mask = enc["input_ids"], enc["attention_mask"]
     special = torch.tensor([w is None for w in enc.word_ids(0)])[None]
@@ -479,7 +496,7 @@ def beat_saliency(case, bundle, beat_index: int, n_steps: int = 32) -> np.ndarra
         return head.logits(pre)
 
     x = torch.from_numpy(np.ascontiguousarray(win[0], np.float32))[None]
-    with torch.enable_grad():
+    with torch.enable_grad(), _one_thread():
         attr = IntegratedGradients(forward).attribute(x, baselines=torch.zeros_like(x), n_steps=n_steps)
     return attr[0].detach().numpy().astype(np.float32)
 
@@ -529,8 +546,7 @@ def deletion_test(case, bundle, k: int = 3, n_random: int = 20, seed: int = 0, m
     Over up to ``max_beats`` beats (flagged first, as ``shap_record``). A faithful explanation gives
     ``delta_top_k`` well above ``delta_random`` (ratio > 1).
     """
-    model, names = bundle.model, list(bundle.config.features)
-    n_f = len(names)
+    n_f = len(bundle.config.features)
     k = max(1, min(int(k), n_f))
     bg = _background(bundle, None)
     with np.errstate(all="ignore"):
@@ -539,23 +555,31 @@ def deletion_test(case, bundle, k: int = 3, n_random: int = 20, seed: int = 0, m
     rng = np.random.default_rng(seed)
     idx = _pick_beats(case, max_beats, seed)
     top_d, rnd_d = [], []
-    for i in idx:
-        exp = shap_features(case, bundle, int(i))
-        head = _build_head(case, bundle, case.view, np.array([i]))
-        base = head.ecg_pre[0] + head.note_pre + head.bias
-        top = np.argsort(-np.abs(exp.values), kind="stable")[:k]
-        rand = [rng.choice(n_f, k, replace=False) for _ in range(n_random)]
-        rows = np.repeat(exp.data[None].astype(np.float32), 1 + n_random, 0)
-        for r, cols in enumerate([top] + rand):
-            rows[r, cols] = bg_mean[cols]
-        with torch.no_grad():
-            p = head.prob(head.logits(base + (_scaled(model, rows) @ head.w_feat.T)[:, None, :])).double().numpy()
-        d = np.abs(p - exp.prediction)
-        top_d.append(d[0])
-        rnd_d.append(d[1:].mean())
+    with _one_thread():
+        for i in idx:
+            top, rnd = _deletion_one(case, bundle, int(i), k, n_random, bg_mean, rng)
+            top_d.append(top)
+            rnd_d.append(rnd)
     dt, dr = float(np.mean(top_d)) if top_d else float("nan"), float(np.mean(rnd_d)) if rnd_d else float("nan")
     return {"k": k, "n_beats": len(idx), "n_random": n_random, "delta_top_k": dt, "delta_random": dr,
             "ratio": dt / dr if dr > 0 else float("nan"), "view": case.view}
+
+
+def _deletion_one(case, bundle, i: int, k: int, n_random: int, bg_mean: np.ndarray, rng) -> tuple[float, float]:
+    """|delta p| of one beat when its top-k |SHAP| features, then k random ones, take the background mean."""
+    model, n_f = bundle.model, len(bundle.config.features)
+    exp = shap_features(case, bundle, i)
+    head = _build_head(case, bundle, case.view, np.array([i]))
+    base = head.ecg_pre[0] + head.note_pre + head.bias
+    top = np.argsort(-np.abs(exp.values), kind="stable")[:k]
+    rand = [rng.choice(n_f, k, replace=False) for _ in range(n_random)]
+    rows = np.repeat(exp.data[None].astype(np.float32), 1 + n_random, 0)
+    for r, cols in enumerate([top] + rand):
+        rows[r, cols] = bg_mean[cols]
+    with torch.no_grad():
+        p = head.prob(head.logits(base + (_scaled(model, rows) @ head.w_feat.T)[:, None, :])).double().numpy()
+    d = np.abs(p - exp.prediction)
+    return float(d[0]), float(d[1:].mean()) if n_random else float("nan")
 
 
 def _drop_words(note: str, spans: list[tuple[int, int]]) -> str:
@@ -575,7 +599,7 @@ def note_deletion_test(note: str, case, bundle, text_encoder, k: int = 3, n_rand
     grad = note_gradients(note, case, bundle, text_encoder, n_steps=n_steps)
     if att.empty:
         raise ValueError("The note has no words to delete; give a non-empty note.")
-    target = _note_target(case, bundle, text_encoder)
+    target = _note_target(case, bundle)
     k = max(1, min(int(k), len(att)))
 
     def p_of(text: str) -> float:

@@ -216,7 +216,9 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
     fig.update_layout(plot_bgcolor=PAPER["background"], dragmode="pan")
     fig.update_xaxes(range=[t0, t1], dtick=1.0 if t1 - t0 > 3 else 0.2, showgrid=False, zeroline=False,
                      title_text="time (s)  ·  25 mm/s", ticks="outside", constrain="domain")
-    fig.update_yaxes(range=[y0, top], dtick=PAPER["major_mv"], showgrid=False, zeroline=False,
+    px_per_mm = plot_w / max(w_mm, 1e-6)
+    y_dtick = PAPER["major_mv"] if px_per_mm * PAPER["mm_per_mv"] * PAPER["major_mv"] >= 24 else 1.0  # legible labels
+    fig.update_yaxes(range=[y0, top], dtick=y_dtick, showgrid=False, zeroline=False,
                      title_text=f"{lead_name + '  ' if lead_name else ''}mV  ·  10 mm/mV", ticks="outside",
                      scaleanchor="x", scaleratio=_SCALE_RATIO, constrain="domain")
     return fig
@@ -345,14 +347,14 @@ def shap_waterfall(feature_names: Sequence[str], values: Sequence[float], base_v
     order = np.argsort(-np.abs(v))
     keep, rest = order[:max_features], order[max_features:]
     labels, contrib = [], []
-    for i in keep[::-1]:  # smallest at the bottom... plotly draws in order, so biggest last = top
+    for i in keep:  # largest first; the axis is reversed so the bars read top to bottom
         val = d[i]
         vs = "" if val is None or (isinstance(val, float) and not np.isfinite(val)) else f" = {val:.3g} {u[i]}".rstrip()
         labels.append(f"{names[i]}{vs}")
         contrib.append(float(v[i]))
     if len(rest):
-        labels.insert(0, f"{len(rest)} other features")
-        contrib.insert(0, float(v[rest].sum()))
+        labels.append(f"{len(rest)} other features")
+        contrib.append(float(v[rest].sum()))
     pred = float(base_value + v.sum())
     fig = go.Figure(go.Waterfall(
         orientation="h", measure=["absolute"] + ["relative"] * len(contrib) + ["total"],
@@ -365,7 +367,7 @@ def shap_waterfall(feature_names: Sequence[str], values: Sequence[float], base_v
     _base_layout(fig, height=90 + 34 * (len(contrib) + 2), legend=False)
     fig.update_layout(margin=dict(l=20, r=60, t=20, b=50))
     fig.update_xaxes(title_text="model output (probability); red raises, blue lowers")
-    fig.update_yaxes(automargin=True)
+    fig.update_yaxes(automargin=True, autorange="reversed")
     return fig
 
 
@@ -379,8 +381,9 @@ def shap_summary(shap_values: pd.DataFrame, feature_values: pd.DataFrame | None 
     feats = list(mean_abs.index)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03, column_widths=[0.35, 0.65],
                         subplot_titles=("mean |SHAP| over beats", "SHAP of each beat (colour: feature value rank)"))
-    fig.add_trace(go.Bar(x=mean_abs.to_numpy(), y=feats, orientation="h", marker_color=PALETTE["blue"],
-                         showlegend=False, hovertemplate="%{y}: %{x:.3f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=mean_abs.to_numpy(), y=list(range(len(feats))), orientation="h", marker_color=PALETTE["blue"],
+                         customdata=feats, showlegend=False, hovertemplate="%{customdata}: %{x:.3f}<extra></extra>"),
+                  row=1, col=1)
     rng = np.random.default_rng(0)
     for k, f in enumerate(feats):
         s = shap_values[f].to_numpy(float)
@@ -396,8 +399,7 @@ def shap_summary(shap_values: pd.DataFrame, feature_values: pd.DataFrame | None 
                         showscale=(k == 0), colorbar=dict(title="value<br>rank", len=0.6, tickvals=[0, 1], ticktext=["low", "high"])),
             hovertemplate=f"{f}: SHAP %{{x:.3f}}<extra></extra>"), row=1, col=2)
     _base_layout(fig, height=120 + 30 * len(feats), legend=False)
-    fig.update_yaxes(tickvals=list(range(len(feats))), ticktext=feats, row=1, col=2)
-    fig.update_yaxes(categoryorder="array", categoryarray=feats, row=1, col=1)
+    fig.update_yaxes(tickvals=list(range(len(feats))), ticktext=feats, range=[-0.6, len(feats) - 0.4], row=1, col=1)
     fig.update_xaxes(title_text="mean |SHAP|", row=1, col=1)
     fig.update_xaxes(title_text="SHAP value (probability)", zeroline=True, zerolinecolor="#888", row=1, col=2)
     return fig
@@ -421,11 +423,13 @@ def beat_saliency(window: np.ndarray, saliency: np.ndarray, fs: float = 360.0, t
                              line=dict(color=PALETTE["orange"], width=1.5), name="|saliency| (scaled)"))
     fig.add_trace(go.Scatter(x=t, y=np.full_like(t, base), mode="lines", line=dict(color=PALETTE["orange"], width=0),
                              fill="tonexty", fillcolor="rgba(230,159,0,0.3)", showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=t, y=w, mode="lines+markers", name="beat",
-                             line=dict(color=PAPER["trace_color"], width=1.5),
-                             marker=dict(size=5, color=mag, colorscale="Oranges", cmin=0, cmax=1, showscale=True,
-                                         colorbar=dict(title="|IG|", len=0.7)),
+    fig.add_trace(go.Scatter(x=t, y=w, mode="lines", name="beat", line=dict(color=PAPER["trace_color"], width=2),
                              hovertemplate="%{x:.0f} ms from R<br>amplitude %{y:.2f}<extra></extra>"))
+    hot = mag >= 0.25
+    fig.add_trace(go.Scatter(x=t[hot], y=w[hot], mode="markers", name="high |IG| (≥ 25 % of max)",
+                             marker=dict(size=7, symbol="diamond", color=mag[hot], colorscale="YlOrRd", cmin=0.25, cmax=1,
+                                         showscale=True, colorbar=dict(title="|IG|", len=0.7)),
+                             hovertemplate="%{x:.0f} ms from R<br>|IG| %{marker.color:.2f} of max<extra></extra>"))
     fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
     _base_layout(fig, height=340, title=title)
     fig.update_xaxes(title_text="time from R peak (ms)")
@@ -445,7 +449,9 @@ def similar_beats(query: np.ndarray, others: Iterable[np.ndarray], labels: Seque
         fig.add_trace(go.Scatter(x=t[: w.size], y=w, mode="lines", name=str(lab),
                                  line=dict(color=cols[k % len(cols)], width=1.6, dash="solid" if "N" in str(lab)[:3] else "dash")))
     fig.add_trace(go.Scatter(x=t, y=q, mode="lines", name="this beat", line=dict(color=PALETTE["black"], width=3)))
-    _base_layout(fig, height=320)
+    _base_layout(fig, height=380)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0, font=dict(size=13)),
+                      margin=dict(l=60, r=20, t=20, b=40))
     fig.update_xaxes(title_text="time from R peak (ms)")
     fig.update_yaxes(title_text="amplitude (÷ record R height)")
     return fig
@@ -514,5 +520,5 @@ def per_record_errors(df: pd.DataFrame) -> go.Figure:
     _base_layout(fig, height=380)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="test record (MIT-BIH)", type="category")
-    fig.update_yaxes(title_text="beats (log scale)", type="log")
+    fig.update_yaxes(title_text="beats")
     return fig

@@ -74,12 +74,12 @@ def shap_table(feature_names, values, base_value: float, data=None, units=None,
         val = d[i]
         val_s = "not measured" if val is None or not np.isfinite(float(val)) else f"{float(val):.3g} {u[i]}".strip()
         rows.append({"feature": feature_names[i], "value": val_s, "SHAP": round(float(v[i]), 4),
-                     "impact on prediction": _impact(float(v[i]))})
+                     "impact": _impact(float(v[i]))})
     total = float(base_value + v.sum())
     rows.append({"feature": "base value", "value": "", "SHAP": round(float(base_value), 4),
-                 "impact on prediction": "average model output over the background beats"})
+                 "impact": "average model output over the background beats"})
     rows.append({"feature": "prediction", "value": "", "SHAP": round(total, 4),
-                 "impact on prediction": f"base {base_value:.3f} + SHAP sum {v.sum():+.3f} = {total:.3f}"})
+                 "impact": f"base {base_value:.3f} + SHAP sum {v.sum():+.3f} = {total:.3f}"})
     return pd.DataFrame(rows)
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "zero_shot_logits",
     "score_case",
     "score_embeddings",
+    "zero_shot_metrics",
     "evaluate_zero_shot",
 ]
 

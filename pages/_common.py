@@ -173,6 +173,25 @@ def memo(key: tuple, fn: Callable[[], Any]) -> Any:
     return store[key]
 
 
+def memo_has(key: tuple) -> bool:
+    return key in st.session_state.get("memo", {})
+
+
+def memo_get(key: tuple, default: Any = None) -> Any:
+    return st.session_state.get("memo", {}).get(key, default)
+
+
+def on_demand(key: tuple, fn: Callable[[], Any], label: str, note: str) -> Any:
+    """A slow result: computed when the user asks (button), then kept for the session; None until then."""
+    if memo_has(key):
+        return memo_get(key)
+    st.caption(note)
+    if st.button(label, key="btn_" + "_".join(map(str, key[1:])), icon=":material/play_arrow:"):
+        with st.spinner(f"{label}…"):
+            return memo(key, fn)
+    return None
+
+
 def beat_label(case, i: int) -> str:
     row = case.table.iloc[i]
     cls = "abnormal" if int(row["predicted"]) == 1 else "normal"

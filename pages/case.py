@@ -111,7 +111,8 @@ def body() -> None:
         if record is not None:
             with st.spinner("Finding beats and running the model…"):
                 analyse(record, note, label)
-            st.toast("Analysis done", icon=":material/check:")
+            st.session_state["just_analysed"] = True
+            st.rerun()  # so the sidebar, drawn before this page, shows the new case
 
     with right:
         _summary()
@@ -124,8 +125,11 @@ def _summary() -> None:
         st.caption("Nothing analysed yet.")
         return
     rec = case.record
+    if st.session_state.pop("just_analysed", False):
+        st.success("Analysis done: see the other pages.", icon=":material/check:")
     st.markdown(f"**{st.session_state.get('case_label', rec.name)}**")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2 = st.columns(2)
+    c3, c4 = st.columns(2)
     c1.metric("Leads", rec.n_leads, help=", ".join(rec.lead_names))
     c2.metric("Rate", f"{rec.fs:g} Hz")
     c3.metric("Duration", f"{rec.duration_s:.1f} s")

@@ -9,7 +9,7 @@ import streamlit as st
 from core import figures as figs
 from core.report import note_highlight_html, reference_frame, shap_table
 from pages._common import (beat_label, explain_module, get_bundle, get_text_encoder, memo, most_abnormal_beat,
-                           require_case, run_page, selected_beat, teaching_gate)
+                           on_demand, require_case, run_page, selected_beat, teaching_gate)
 
 
 def _section(title: str, fn, *args) -> None:
@@ -84,7 +84,11 @@ def _shap_beat(case, bundle, ex, i: int) -> None:
 
 def _shap_record(case, bundle, ex) -> None:
     st.subheader("Across the record")
-    r = memo((st.session_state.get("case_hash"), "shap_record"), lambda: ex.shap_record(case, bundle))
+    r = on_demand((st.session_state.get("case_hash"), "shap_record"), lambda: ex.shap_record(case, bundle),
+                  "Compute the record-level SHAP summary",
+                  "SHAP of up to 40 beats of the record: about half a minute on a 2-core machine.")
+    if r is None:
+        return
     vals = pd.DataFrame(r.values, columns=r.feature_names)
     data = pd.DataFrame(r.data, columns=r.feature_names)
     st.plotly_chart(figs.shap_summary(vals, data), width="stretch")
@@ -100,8 +104,6 @@ def _note(case, bundle, ex) -> None:
     enc = get_text_encoder()
     h = st.session_state.get("case_hash")
     att = memo((h, "attention"), lambda: ex.note_attention(note, enc))
-    grad = memo((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc))
-    both = ex.attention_vs_gradient(att, grad)
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**BERT attention** (last layer, from [CLS])")
@@ -110,10 +112,16 @@ def _note(case, bundle, ex) -> None:
                      hide_index=True, width="stretch", height=260)
     with c2:
         st.markdown("**Integrated gradients** (effect on the fused probability)")
+        grad = on_demand((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc),
+                         "Compute integrated gradients for the note",
+                         "Integrated gradients run BERT 32 times: about 20 s on a 2-core machine.")
+        if grad is None:
+            return
         st.markdown(note_highlight_html(note, grad, "normalised", color="213,94,0"), unsafe_allow_html=True)
         g = grad[["word", "attribution", "normalised", "sign"]]
         st.dataframe(g.reindex(g["attribution"].abs().sort_values(ascending=False).index).round(4),
                      hide_index=True, width="stretch", height=260)
+    both = ex.attention_vs_gradient(att, grad)
     agree = both[both["agree"]]
     st.markdown("**Where they agree** (word in the top 5 of both): "
                 + (", ".join(f"`{w}`" for w in agree["word"].astype(str)) if len(agree) else "no word is in both top 5s."))

@@ -161,12 +161,12 @@ def _zeroshot(case, bundle) -> None:
             st.caption(f"Selected beat: {beat_label(case, sel)} (change it on the Waveform or Explanations page).")
     with right:
         st.markdown("**Names vs descriptions** (record probability per label, scored with only one kind of prompt)")
-        comp = {"all prompts": res.record_probs}
+        comp = {"all": res.record_probs}
         for kind in ("name", "descriptive"):
             sub = prompts[prompts["kind"] == kind]
             if sub["label"].nunique() >= 2:
                 r = memo((h, "zeroshot", _table_key(sub)), lambda sub=sub: score_case(case, sub, bundle, enc))
-                comp[f"{kind} prompts"] = r.record_probs
+                comp["names" if kind == "name" else "descriptions"] = r.record_probs
         st.dataframe(pd.DataFrame(comp).round(3), width="stretch")
         if "ref_class" in case.table:
             ref = case.table["ref_class"].replace("", np.nan).dropna()

@@ -7,8 +7,8 @@ import re
 import streamlit as st
 
 from core.report import case_report_html
-from pages._common import (explain_module, get_bundle, get_text_encoder, memo, require_case, run_page, selected_beat,
-                           teaching_on)
+from pages._common import (explain_module, get_bundle, get_text_encoder, memo, memo_get, require_case, run_page,
+                           selected_beat, teaching_on)
 
 
 def _optional(fn):
@@ -44,7 +44,7 @@ def body() -> None:
             if case.note is not None and note.strip():
                 enc = get_text_encoder()
                 att = _optional(lambda: memo((h, "attention"), lambda: ex.note_attention(note, enc)))
-                grad = _optional(lambda: memo((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc)))
+                grad = memo_get((h, "gradients"))  # only when already computed on Explanations (slow)
         zs = _last_zeroshot(h)
         html_text = case_report_html(case, note=note, explanation=expl, beat_index=i, attention=att, gradients=grad,
                                      saliency=sal, zeroshot=zs, user_read=reads.get(h),

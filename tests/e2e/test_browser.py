@@ -119,9 +119,8 @@ def test_full_walkthrough(app_url, browser, screenshots):
     # 3. edit a prompt label in the data editor: the new label must reach the zero-shot chart
     _goto(page, "Predictions")
     _no_exception(page, "Predictions (upload)")
-    editor = page.locator('[data-testid="stDataFrame"], [data-testid="stDataEditor"]').nth(_editor_index(page))
-    box = editor.bounding_box()
-    assert box is not None
+    editor = page.locator('[class*="st-key-prompt_editor"] [data-testid="stDataFrame"]')
+    editor.scroll_into_view_if_needed()
     # first data row, 'label' column: just right of the row-number column, one row below the header
     editor.dblclick(position={"x": 60, "y": 35 + 17})
     page.keyboard.press("Control+a")
@@ -130,11 +129,18 @@ def test_full_walkthrough(app_url, browser, screenshots):
     page.wait_for_timeout(500)
     _idle(page)
     _no_exception(page, "Predictions (edited prompt)")
-    page.locator(".js-plotly-plot").filter(has_text="NEWLABEL").first.wait_for(timeout=60_000)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                           ".some(p => p.textContent.includes('NEWLABEL'))", timeout=60_000)
     _shot(page, screenshots, "12_predictions_edited_prompt")
 
     _goto(page, "Explanations")
     _no_exception(page, "Explanations (upload)")
+    for label in ("Compute integrated gradients for the note", "Compute the record-level SHAP summary"):
+        page.get_by_role("button", name=label).click()
+        page.wait_for_timeout(300)
+        _idle(page, timeout_s=240)
+        _no_exception(page, f"Explanations ({label})")
+    assert page.get_by_text("Where they agree").count() == 1
     _shot(page, screenshots, "13_explanations_upload")
 
     # 4. export the report
@@ -155,12 +161,3 @@ def test_full_walkthrough(app_url, browser, screenshots):
     assert rpage.locator(".js-plotly-plot").count() >= 4
     rpage.screenshot(path=str(screenshots / "14_report_html.png"), full_page=True)
     ctx.close()
-
-
-def _editor_index(page) -> int:
-    """Index of the prompt editor among the grid elements (the one whose text mentions a prompt)."""
-    grids = page.locator('[data-testid="stDataFrame"], [data-testid="stDataEditor"]')
-    for i in range(grids.count()):
-        if "prompt" in (grids.nth(i).inner_text() or "") and "kind" in (grids.nth(i).inner_text() or ""):
-            return i
-    return grids.count() - 1

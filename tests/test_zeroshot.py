@@ -1,0 +1,170 @@
+"""core.zeroshot: prompt loading and its messages, CLIP-style scoring, and the DS2 metrics.
+
+The scoring tests run on a real 10 s case (bundled example from MIT-BIH 213) with a randomly
+initialised model and, when present, the shipped bundle; they check the arithmetic, not accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core import config, zeroshot
+from core.io import read_record
+from core.models import CardioLensModel, ModelBundle, ModelConfig, load_bundle
+from core.predict import analyse_case
+from core.text import load_text_encoder
+from core.zeroshot import PromptError
+
+SHIPPED = config.MODELS_DIR / "v1"
+TWO_LABELS = pd.DataFrame({"label": ["N", "V"], "prompt": ["This ECG shows a normal beat.", "This ECG shows a premature ventricular contraction."]})
+
+
+@pytest.fixture(scope="module")
+def text_encoder():
+    return load_text_encoder()
+
+
+@pytest.fixture(scope="module", params=["random", "shipped"])
+def bundle(request):
+    if request.param == "shipped":
+        if not (SHIPPED / "config.json").is_file():
+            pytest.skip("no shipped model in assets/models/v1 yet")
+        return load_bundle(SHIPPED)
+    torch.manual_seed(0)
+    conf = ModelConfig(version="test-random", zeroshot_temperature=0.05)
+    return ModelBundle(model=CardioLensModel(conf).eval(), config=conf)
+
+
+@pytest.fixture(scope="module")
+def bank() -> pd.DataFrame:
+    return zeroshot.load_prompts(config.DEFAULT_PROMPT_BANK)
+
+
+@pytest.fixture(scope="module")
+def case(bundle):
+    return analyse_case(read_record(config.EXAMPLES_DIR / "short_10s_csv" / "ecg.csv"), None, bundle, None)
+
+
+@pytest.fixture(scope="module")
+def scored(case, bank, bundle, text_encoder):
+    return zeroshot.score_case(case, bank, bundle, text_encoder, top_k=3)
+
+
+# ---- load_prompts ------------------------------------------------------------------------------
+def test_bank_loads_with_five_labels(bank):
+    assert list(dict.fromkeys(bank["label"])) == ["N", "S", "V", "F", "Q"]
+    assert set(bank["kind"]) == {"name", "descriptive"}
+    assert (bank["prompt"].str.len() > 0).all()
+
+
+def test_prompts_stripped_and_empty_rows_dropped(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_text("label,prompt\n N , a normal beat \nV,\n,orphan prompt\nV,a wide premature beat\n", encoding="utf-8")
+    df = zeroshot.load_prompts(p)
+    assert list(df["label"]) == ["N", "V"] and list(df["prompt"]) == ["a normal beat", "a wide premature beat"]
+    assert list(df.columns[:4]) == ["label", "prompt", "kind", "source"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("label,text\nN,a normal beat\nV,a ventricular beat\n", "no 'prompt' column"),
+    ("label,prompt\nN,a normal beat\nN,a sinus beat\n", "only the label 'N'"),
+    ("", "is empty"),
+    ("   \n\n", "is empty"),
+])
+def test_prompt_errors_are_one_sentence(tmp_path, content, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(content, encoding="utf-8")
+    with pytest.raises(PromptError, match=message) as exc:
+        zeroshot.load_prompts(p)
+    assert "\n" not in str(exc.value) and str(exc.value).endswith(".")
+
+
+def test_prompt_errors_non_utf8_missing_file_and_bytes(tmp_path):
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("label,prompt\nN,battement normal \xe9\nV,extrasystole ventriculaire\n".encode("latin-1"))
+    with pytest.raises(PromptError, match="not UTF-8"):
+        zeroshot.load_prompts(p)
+    with pytest.raises(PromptError, match="does not exist"):
+        zeroshot.load_prompts(tmp_path / "nope.csv")
+    df = zeroshot.load_prompts(b"label,prompt\nN,normal\nV,ventricular\n")  # an upload's bytes
+    assert list(df["label"]) == ["N", "V"]
+
+
+# ---- scoring -----------------------------------------------------------------------------------
+def test_zero_shot_probs_softmax_of_cosine():
+    label_z = np.eye(3, 4, dtype=np.float32)
+    z = np.array([[2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0]], np.float32)
+    p = zeroshot.zero_shot_probs(z, label_z, temperature=0.1)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-9)
+    e = np.exp(np.array([1.0, 0.0, 0.0]) / 0.1)  # row 0: cos = (1, 0, 0) whatever |z|
+    np.testing.assert_allclose(p[0], e / e.sum(), rtol=1e-6)
+    np.testing.assert_allclose(p[1], 1 / 3, rtol=1e-6)  # orthogonal to every label
+    assert p[2, 0] == pytest.approx(p[2, 1]) and p[2, 0] > p[2, 2]
+    assert zeroshot.zero_shot_probs(z, label_z, 1.0)[0, 0] < p[0, 0]  # a higher temperature flattens
+    with pytest.raises(ValueError, match="temperature"):
+        zeroshot.zero_shot_probs(z, label_z, 0.0)
+
+
+def test_prompt_embeddings_average_prompts_of_a_label(bundle, text_encoder):
+    labels, one = zeroshot.prompt_embeddings(TWO_LABELS, bundle, text_encoder)
+    assert labels == ["N", "V"] and one.shape == (2, bundle.config.proj_dim)
+    np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, rtol=1e-5)
+    two = pd.concat([TWO_LABELS, pd.DataFrame({"label": ["V"], "prompt": ["A wide QRS complex without a P wave."]})], ignore_index=True)
+    labels2, both = zeroshot.prompt_embeddings(two, bundle, text_encoder)
+    np.testing.assert_allclose(both[0], one[0], atol=1e-6)  # N unchanged
+    assert np.abs(both[1] - one[1]).max() > 1e-3  # V moved
+    pv = zeroshot.prompt_vectors(two, bundle, text_encoder)
+    mean = pv[1:].mean(0)
+    np.testing.assert_allclose(both[1], mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_score_case_tables(case, scored, bank, bundle, text_encoder):
+    res = scored
+    labels = ["N", "S", "V", "F", "Q"]
+    assert res.labels == labels and res.temperature == bundle.config.zeroshot_temperature
+    bp = res.beat_probs
+    assert list(bp.columns) == ["sample", "time_s"] + labels and len(bp) == len(case.beats) >= 8
+    np.testing.assert_array_equal(bp["sample"], case.beats.rpeaks)
+    np.testing.assert_allclose(bp[labels].sum(1), 1.0, rtol=1e-9)
+    pd.testing.assert_series_equal(res.record_probs, bp[labels].mean(), check_names=False)
+    P = bp[labels].to_numpy()
+    assert (res.top_k["label_1"].to_numpy() == np.array(labels)[P.argmax(1)]).all()
+    np.testing.assert_allclose(res.top_k["p_1"], P.max(1))
+    assert (res.top_k["p_1"] >= res.top_k["p_2"]).all() and (res.top_k["p_2"] >= res.top_k["p_3"]).all()
+    # same as the plain function on the label vectors
+    _, label_z = zeroshot.prompt_embeddings(bank, bundle, text_encoder)
+    np.testing.assert_allclose(P, zeroshot.zero_shot_probs(case.z, label_z, bundle.config.zeroshot_temperature), atol=1e-5)
+
+
+def test_max_ensemble_differs_and_sums_to_one(case, scored, bank, bundle, text_encoder):
+    mean = scored.beat_probs
+    mx = zeroshot.score_case(case, bank, bundle, text_encoder, ensemble="max").beat_probs
+    np.testing.assert_allclose(mx[["N", "S", "V", "F", "Q"]].sum(1), 1.0, rtol=1e-9)
+    assert np.abs(mx["V"] - mean["V"]).max() > 1e-6
+
+
+# ---- metrics -----------------------------------------------------------------------------------
+def test_metrics_definitions_on_known_scores():
+    labels = ["N", "S", "V", "F", "Q"]
+    y = np.array(["N"] * 6 + ["S"] * 3 + ["V"] * 3 + ["F"] * 2 + ["Q"] * 2, dtype=object)
+    P = np.full((len(y), 5), 0.05)
+    P[np.arange(len(y)), [labels.index(c) for c in y]] = 0.8  # a perfect scorer
+    perfect = zeroshot.zero_shot_metrics(y, P, labels)
+    assert perfect["macro_auc"] == 1.0 and perfect["V_vs_S"] == 1.0 and perfect["F_vs_NV"] == 1.0
+    assert perfect["balanced_acc"] == 1.0 and perfect["accuracy"] == 1.0
+    # an abnormality score that cannot tell V from S: V_vs_S = 0.5 although V-vs-rest is high
+    Q = np.full((len(y), 5), 0.1)
+    Q[y != "N", 1] = Q[y != "N", 2] = 0.35
+    m = zeroshot.zero_shot_metrics(y, Q, labels)
+    assert m["V_vs_S"] == 0.5 and m["auc"]["V"] > 0.7
+    assert m["balanced_acc"] == pytest.approx(np.mean([1, 1, 0, 0, 0]))  # argmax: N for N, S for the rest
+
+
+@pytest.mark.slow
+def test_evaluate_zero_shot_on_two_test_records(mitdb_dir, bundle, bank, text_encoder):
+    res = zeroshot.evaluate_zero_shot(bundle, text_encoder, mitdb_dir, bank, records=("200", "232"))
+    assert res["n_beats"] > 3000 and res["class_counts"]["V"] > 500 and res["class_counts"]["S"] > 500
+    assert set(res["auc"]) >= {"N", "S", "V"} and all(0 <= v <= 1 for v in res["auc"].values())
+    assert 0 <= res["V_vs_S"] <= 1 and 0 <= res["balanced_acc"] <= 1
