@@ -15,7 +15,7 @@ import pandas as pd
 from core import config
 from core.features import beat_features
 from core.io import Record, resample, select_lead
-from core.signal import beat_windows, detect_rpeaks, ecg_clean, normalise_windows, record_scale
+from core.signal import beat_windows, detect_rpeaks, detect_vf_episodes, ecg_clean, normalise_windows, record_scale
 
 
 @dataclass
@@ -35,6 +35,9 @@ class BeatSet:
     lead_names: list[str]
     clean: np.ndarray
     notices: list[str] = field(default_factory=list)
+    #: ventricular flutter/fibrillation episodes (start, stop) in samples at the original fs: no beats
+    #: are counted inside them (core.signal.detect_vf_episodes); the pages show them instead.
+    vf_episodes: list[tuple[int, int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.rpeaks)
@@ -78,6 +81,12 @@ def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: i
     notices = list(getattr(record, "warnings", []) or [])
     if notice:
         notices.append(notice)
+    ratio = fs_in / fs_m
+    vf = [(int(a * ratio), int(b * ratio)) for a, b in detect_vf_episodes(clean, fs_m)]
+    if vf:
+        secs = sum(b - a for a, b in vf) / fs_in
+        notices.append(f"Possible ventricular flutter/fibrillation for {secs:.0f} s in {len(vf)} episode(s): "
+                       "no beats are counted there; review the trace.")
     return BeatSet(
         record_name=record.name,
         fs=fs_in,
@@ -87,6 +96,7 @@ def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: i
         lead_names=[record.lead_names[i] for i in order],
         clean=clean[:, 0].astype(np.float32),
         notices=notices,
+        vf_episodes=vf,
     )
 
 

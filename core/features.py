@@ -50,6 +50,7 @@ WIDE_QRS_MS = 120.0
 
 # ---- delineator settings (ms unless stated) --------------------------------------------------
 _RR_LOCAL_BEATS = 10          # RR intervals before rr_pre that form the local rhythm reference
+_RR_SINUS_BEATS = 60          # half-width (beats) of the window whose 90th-percentile RR estimates the underlying cycle
 _MIN_HRV_INTERVALS = 3        # fewer RR intervals in the HRV window -> NaN
 _SLOPE_SMOOTH_MS = 10.0       # moving average of |dx/dt| (the slope envelope)
 _QRS_SEARCH_MS = (150.0, 200.0)  # onset searched up to 150 ms before R, offset up to 200 ms after
@@ -77,6 +78,7 @@ FEATURE_UNITS: dict[str, str] = {
     "rr_record_ms": "ms",
     "rr_pre_local_ratio": "ratio",
     "rr_pre_record_ratio": "ratio",
+    "rr_pre_sinus_ratio": "ratio",
     "rr_post_pre_ratio": "ratio",
     "hr_bpm": "bpm",
     "pr_ms": "ms",
@@ -102,6 +104,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
         f"(premature), above {LATE_RATIO} late (escape beat or pause)."
     ),
     "rr_pre_record_ratio": "rr_pre / rr_record: how early or late the beat is against the patient's own median RR.",
+    "rr_pre_sinus_ratio": "rr_pre / the 90th percentile of RR over the surrounding +/-60 beats: prematurity against the underlying (slower) cycle, which runs of ectopic beats do not pull down.",
     "rr_post_pre_ratio": "rr_post / rr_pre; well above 1 after a premature beat means a compensatory pause.",
     "hr_bpm": "Instantaneous heart rate, 60000 / rr_pre.",
     "pr_ms": (
@@ -217,6 +220,13 @@ def _rr_features(rpeaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
         # Window 0 (before rr[0]) is empty; the rest hold at least one interval.
         rr_local[2:] = np.nanmedian(windows[1:], axis=1)
     rr_record = np.full(n, np.nanmedian(rr) if rr.size else np.nan)
+    # Underlying cycle: 90th percentile of RR over +/-60 beats. Runs of ectopic beats pull a median
+    # (local or record) down to their own rate (record 232: APB runs between long sinus pauses);
+    # an upper percentile stays with the slower underlying rhythm, so the APBs still read as early.
+    rr_sinus = np.full(n, np.nan)
+    if rr_pre[1:].size >= 3:
+        rr_sinus[1:] = (pd.Series(rr_pre[1:]).rolling(2 * _RR_SINUS_BEATS + 1, center=True, min_periods=3)
+                        .quantile(0.9).bfill().ffill().to_numpy())
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "rr_pre_ms": rr_pre,
@@ -226,6 +236,7 @@ def _rr_features(rpeaks: np.ndarray, fs: float) -> dict[str, np.ndarray]:
             "rr_pre_local_ratio": rr_pre / rr_local,
             "rr_pre_record_ratio": rr_pre / rr_record,
             "rr_post_pre_ratio": rr_post / rr_pre,
+            "rr_pre_sinus_ratio": rr_pre / rr_sinus,
             "hr_bpm": 60000.0 / rr_pre,
         }
 

@@ -25,7 +25,6 @@ __all__ = [
     "PALETTE",
     "CLASS_STYLE",
     "PAPER",
-    "PX_PER_MM",
     "ecg_strip",
     "overview_strip",
     "probability_timeline",
@@ -40,6 +39,7 @@ __all__ = [
     "confusion_heatmap",
     "per_record_errors",
     "downsample_minmax",
+    "format_value",
 ]
 
 #: Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design").
@@ -75,11 +75,22 @@ PAPER = {
     "background": "#FFFAFA",
     "trace_color": "#111111",
 }
-#: Screen pixels per paper millimetre for the strip height (about 4 px/mm is legible on a laptop).
-PX_PER_MM = 4.2
 
 _FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=15, color="#111111")
 _SCALE_RATIO = PAPER["mm_per_mv"] / PAPER["mm_per_s"]  # 0.4: 1 mV drawn as long as 0.4 s
+
+
+def format_value(value, unit: str = "") -> str:
+    """A measurement for people: '1140 ms', '0.78 ratio', '0.383 mV'; 'not measured' for NaN/None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "not measured"
+    if not np.isfinite(v):
+        return "not measured"
+    a = abs(v)
+    txt = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
+    return f"{txt} {unit}".strip()
 
 
 def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
@@ -170,7 +181,9 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
     seg = x[i0:i1]
     t = (np.arange(i0, i0 + seg.size)) / fs
     y0, y1 = paper_range_mv(seg)
-    top = y1 + (0.5 if (beats is not None or reference is not None) else 0.0)
+    # Rows above the trace, as on an annotated rhythm strip: predicted class markers, then reference letters.
+    marker_row = y1 + 0.25
+    top = y1 + (0.5 if beats is not None else 0.0) + (0.5 if reference is not None else 0.0)
 
     fig = go.Figure()
     _add_paper_grid(fig, t0, t1, y0, top)
@@ -182,8 +195,6 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
                       opacity=0.25, line_width=0, layer="below")
     if beats is not None and len(beats):
         b = beats[(beats["time_s"] >= t0) & (beats["time_s"] <= t1)]
-        idx = np.clip(np.round(b["time_s"].to_numpy() * fs).astype(int), 0, n - 1)
-        amp = x[idx] if n else np.zeros(len(b))
         for cls in ("normal", "abnormal"):
             m = (b["predicted"].to_numpy().astype(int) == (1 if cls == "abnormal" else 0))
             if not m.any():
@@ -194,7 +205,7 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
             ref = sub["ref_symbol"].astype(str).to_numpy() if "ref_symbol" in sub else np.full(len(sub), "")
             custom = np.stack([rr, sub["p_abnormal"].to_numpy(float), ref], 1)
             fig.add_trace(go.Scatter(
-                x=sub["time_s"], y=np.minimum(amp[m] + 0.25, y1 - 0.05), mode="markers",
+                x=sub["time_s"], y=np.full(len(sub), marker_row), mode="markers",
                 name=f"{st['label']} beat", legendgroup=cls,
                 marker=dict(color=st["color"], symbol=st["symbol"], size=12, line=dict(color="white", width=1)),
                 customdata=custom,
@@ -295,20 +306,29 @@ def probability_timeline(table: pd.DataFrame, threshold: float, column: str = "p
     return fig
 
 
-def head_comparison(p_record: Mapping[str, float], threshold: float | None = None) -> go.Figure:
-    """Record probability of the ECG-only, note-only and fused heads side by side (horizontal bars)."""
-    names = [("ecg", "ECG only"), ("note", "note only"), ("fused", "ECG + note (fused)")]
-    vals = [p_record.get(k, float("nan")) for k, _ in names]
-    labels = [lab for _, lab in names]
-    colors = [PALETTE["vermillion"] if (v == v and v >= (threshold or 0.5)) else PALETTE["blue"] for v in vals]
-    text = ["not available" if v != v else f"{v:.2f}" for v in vals]
-    fig = go.Figure(go.Bar(x=[0 if v != v else v for v in vals], y=labels, orientation="h", marker_color=colors,
-                           text=text, textposition="outside", hovertemplate="%{y}: %{x:.2f}<extra></extra>",
-                           marker_pattern_shape=["/" if (v == v and v >= (threshold or 0.5)) else "" for v in vals]))
-    if threshold is not None:
-        fig.add_vline(x=threshold, line=dict(dash="dash", color=PALETTE["black"]))
-    _base_layout(fig, height=230, legend=False)
-    fig.update_xaxes(range=[0, 1.12], title_text="record p(abnormal)")
+def head_comparison(p_record: Mapping[str, float], thresholds: Mapping[str, float] | float | None = None) -> go.Figure:
+    """Record probability of the ECG-only, note-only and fused heads side by side (horizontal bars).
+
+    ``thresholds``: one per head (``{'ecg': .., 'note': .., 'fused': ..}``) or one for all; each bar is
+    vermillion and hatched when at or over its own threshold, which is drawn as a black tick on the bar.
+    """
+    keys = [("ecg", "ECG only"), ("note", "note only"), ("fused", "ECG + note (fused)")]
+    thr = {k: (thresholds.get(k, 0.5) if isinstance(thresholds, Mapping) else (0.5 if thresholds is None else float(thresholds)))
+           for k, _ in keys}
+    vals = [float(p_record.get(k, float("nan"))) for k, _ in keys]
+    labels = [lab for _, lab in keys]
+    over = [v == v and v >= thr[k] for v, (k, _) in zip(vals, keys)]
+    fig = go.Figure(go.Bar(
+        x=[0 if v != v else v for v in vals], y=labels, orientation="h", showlegend=False,
+        marker_color=[PALETTE["vermillion"] if o else PALETTE["blue"] for o in over],
+        marker_pattern_shape=["/" if o else "" for o in over],
+        text=["not available" if v != v else f"{v:.2f}" for v in vals], textposition="outside",
+        hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[thr[k] for k, _ in keys], y=labels, mode="markers", name="threshold",
+                             marker=dict(symbol="line-ns", size=34, line=dict(width=3, color=PALETTE["black"])),
+                             hovertemplate="threshold %{x:.2f}<extra></extra>"))
+    _base_layout(fig, height=250)
+    fig.update_xaxes(range=[0, 1.15], title_text="record p(abnormal); black tick = that head's threshold")
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -348,9 +368,7 @@ def shap_waterfall(feature_names: Sequence[str], values: Sequence[float], base_v
     keep, rest = order[:max_features], order[max_features:]
     labels, contrib = [], []
     for i in keep:  # largest first; the axis is reversed so the bars read top to bottom
-        val = d[i]
-        vs = "" if val is None or (isinstance(val, float) and not np.isfinite(val)) else f" = {val:.3g} {u[i]}".rstrip()
-        labels.append(f"{names[i]}{vs}")
+        labels.append(f"{names[i]} = {format_value(d[i], u[i])}" if data is not None else names[i])
         contrib.append(float(v[i]))
     if len(rest):
         labels.append(f"{len(rest)} other features")
@@ -449,8 +467,8 @@ def similar_beats(query: np.ndarray, others: Iterable[np.ndarray], labels: Seque
         fig.add_trace(go.Scatter(x=t[: w.size], y=w, mode="lines", name=str(lab),
                                  line=dict(color=cols[k % len(cols)], width=1.6, dash="solid" if "N" in str(lab)[:3] else "dash")))
     fig.add_trace(go.Scatter(x=t, y=q, mode="lines", name="this beat", line=dict(color=PALETTE["black"], width=3)))
-    _base_layout(fig, height=380)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0, font=dict(size=13)),
+    _base_layout(fig, height=440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0, font=dict(size=13)),
                       margin=dict(l=60, r=20, t=20, b=40))
     fig.update_xaxes(title_text="time from R peak (ms)")
     fig.update_yaxes(title_text="amplitude (÷ record R height)")

@@ -31,6 +31,7 @@ MODEL_FEATURES = (
     "rr_post_ms",
     "rr_pre_local_ratio",
     "rr_pre_record_ratio",
+    "rr_pre_sinus_ratio",
     "rr_post_pre_ratio",
     "pr_ms",
     "p_amp_mv",

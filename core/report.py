@@ -31,6 +31,7 @@ __all__ = [
     "shap_table",
     "beat_table",
     "strip_window",
+    "reference_frame",
 ]
 
 DISCLAIMER = ("CardioLens is a research and teaching tool, not a diagnostic device: its output must not be used "
@@ -71,9 +72,7 @@ def shap_table(feature_names, values, base_value: float, data=None, units=None,
     u = list(units) if units is not None else [""] * len(v)
     rows = []
     for i in np.argsort(-np.abs(v)):
-        val = d[i]
-        val_s = "not measured" if val is None or not np.isfinite(float(val)) else f"{float(val):.3g} {u[i]}".strip()
-        rows.append({"feature": feature_names[i], "value": val_s, "SHAP": round(float(v[i]), 4),
+        rows.append({"feature": feature_names[i], "value": figs.format_value(d[i], u[i]), "SHAP": round(float(v[i]), 4),
                      "impact": _impact(float(v[i]))})
     total = float(base_value + v.sum())
     rows.append({"feature": "base value", "value": "", "SHAP": round(float(base_value), 4),
@@ -170,7 +169,7 @@ td:first-child, th:first-child { text-align: left; }
 
 def _table_html(df: pd.DataFrame, index: bool = False) -> str:
     # DataFrame.to_html escapes cell text by default (escape=True).
-    return df.to_html(index=index, escape=True, border=0, na_rep="–", float_format=lambda x: f"{x:.3g}")
+    return df.to_html(index=index, escape=True, border=0, na_rep="–", float_format=lambda x: f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}")
 
 
 class _FigureWriter:
@@ -189,7 +188,8 @@ class _FigureWriter:
 def case_report_html(case: Any, *, note: str | None = None, explanation: Any = None, beat_index: int | None = None,
                      attention: pd.DataFrame | None = None, gradients: pd.DataFrame | None = None,
                      saliency: np.ndarray | None = None, zeroshot: Any = None, user_read: Mapping[str, str] | None = None,
-                     lead: int = 0, generated_at: _dt.datetime | None = None, source_label: str | None = None) -> str:
+                     lead: int = 0, generated_at: _dt.datetime | None = None, source_label: str | None = None,
+                     thresholds: Mapping[str, float] | None = None) -> str:
     """Self-contained HTML report of one analysed case.
 
     Parameters
@@ -203,6 +203,8 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
     user_read : the reader's own read in teaching mode, ``{'call': ..., 'comment': ...}``.
     lead : index of the record lead drawn in the strips.
     generated_at : timestamp written in the report (default: now, local time).
+    source_label : where the case came from (example name, uploaded file names).
+    thresholds : beat threshold of each head (``bundle.config.thresholds``) for the head comparison.
     """
     rec = case.record
     table = case.table
@@ -228,7 +230,7 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
     })
     add(_table_html(info))
     if rec.comments:
-        add("<p><b>Header comments:</b> " + esc(" · ".join(rec.comments)) + "</p>")
+        add("<p><b>Header comments:</b> " + esc(" ".join(rec.comments)) + "</p>")
     for n in case.notices:
         add(f"<p class='warn'>{esc(n)}</p>")
 
@@ -244,7 +246,7 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
     add(_table_html(heads))
     if case.agreement is not None:
         add(f"<p>ECG–note agreement (cosine in the shared space): {case.agreement:+.2f}.</p>")
-    add(fig(figs.head_comparison(case.p_record, case.threshold)))
+    add(fig(figs.head_comparison(case.p_record, thresholds or case.threshold)))
 
     if user_read:
         add("<h2>Reader's own read (teaching mode)</h2>")

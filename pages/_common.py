@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -188,7 +187,8 @@ def on_demand(key: tuple, fn: Callable[[], Any], label: str, note: str) -> Any:
     st.caption(note)
     if st.button(label, key="btn_" + "_".join(map(str, key[1:])), icon=":material/play_arrow:"):
         with st.spinner(f"{label}…"):
-            return memo(key, fn)
+            memo(key, fn)
+        st.rerun()  # redraw without the button
     return None
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import streamlit as st
 
 from core import config
-from pages._common import (PAGES, analyse, current_case, example_label, list_examples, read_example,
-                           run_page)
+from pages._common import (PAGES, ModelMissing, analyse, current_case, example_label, get_bundle,
+                           get_text_encoder, list_examples, read_example, run_page)
 
 _UPLOAD_TYPES = ["hea", "dat", "atr", "zip", "csv", "tsv", "edf", "npy", "txt"]
 _SOURCES = ("Bundled example", "Upload files")
@@ -20,11 +20,14 @@ def _on_example_change() -> None:
 
 
 def _on_upload_change() -> None:
-    """A .txt in the upload is the note: put it into the note box."""
+    """A .txt in the upload is the note: put it into the note box. Without one, an example's note that
+    is still in the box is cleared, so it is never read as the note of someone else's recording."""
     for f in st.session_state.get("upload") or []:
         if f.name.lower().endswith(".txt"):
             st.session_state["note_input"] = f.getvalue().decode("utf-8", errors="replace")
             return
+    if st.session_state.get("note_input", "") in {m.get("note") for m in list_examples().values()}:
+        st.session_state["note_input"] = ""
 
 
 def _upload_needs_fs(files) -> str | None:
@@ -41,6 +44,11 @@ def body() -> None:
     st.title("Case")
     st.write("Pick a bundled example or upload an ECG record, add the clinical note, then press **Analyse**.")
     examples = list_examples()
+    try:  # load the models now (once per process), while the reader is still choosing a case
+        get_bundle()
+        get_text_encoder()
+    except ModelMissing as exc:
+        st.error(str(exc))
 
     # The note box keeps its text across page switches through a plain (non-widget) copy.
     if "note_input" not in st.session_state:
@@ -104,7 +112,7 @@ def body() -> None:
 
                     # Uploaded bytes go straight to core.io as {filename: bytes}; nothing is written here.
                     record = read_record({f.name: f.getvalue() for f in ecg_files}, fs=fs)
-                    label = "upload " + ", ".join(f.name for f in ecg_files[:4])
+                    label = "upload " + ", ".join(sorted({f.name for f in ecg_files})[:4])
             except RecordReadError as exc:
                 st.error(str(exc))
                 record = None
@@ -138,7 +146,7 @@ def _summary() -> None:
                f" · reference annotations: {'yes' if rec.annotations is not None else 'no'}"
                f" · note: {'yes' if case.note is not None else 'no (ECG-only head)'}")
     if rec.comments:
-        st.caption("Header: " + " · ".join(rec.comments))
+        st.caption("Header: " + " ".join(rec.comments))
     for n in case.notices:
         st.warning(n)
     st.page_link(PAGES["waveform"], label="See the waveform", icon=":material/ecg:")

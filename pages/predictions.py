@@ -53,7 +53,7 @@ def _verdict(case, bundle) -> None:
     st.subheader("ECG only, note only, fused")
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figs.head_comparison(case.p_record, case.threshold), width="stretch")
+        st.plotly_chart(figs.head_comparison(case.p_record, bundle.config.thresholds), width="stretch")
     with right:
         th = bundle.config.thresholds
         heads = pd.DataFrame({

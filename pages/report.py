@@ -48,7 +48,8 @@ def body() -> None:
         zs = _last_zeroshot(h)
         html_text = case_report_html(case, note=note, explanation=expl, beat_index=i, attention=att, gradients=grad,
                                      saliency=sal, zeroshot=zs, user_read=reads.get(h),
-                                     source_label=st.session_state.get("case_label"))
+                                     source_label=st.session_state.get("case_label"),
+                                     thresholds=bundle.config.thresholds)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
     fname = f"cardiolens_{re.sub(r'[^A-Za-z0-9_-]+', '_', case.record.name)}_{stamp}.html"
     st.download_button("Download the HTML report", data=html_text.encode("utf-8"), file_name=fname, mime="text/html",

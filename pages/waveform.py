@@ -78,9 +78,9 @@ def body() -> None:
         b1, b2, b3, b4, b5 = st.columns(5)
         b1.button("◀ 10 s", on_click=_go_to, args=(t0 - STRIP_S, dur), width="stretch")
         b2.button("10 s ▶", on_click=_go_to, args=(t0 + STRIP_S, dur), width="stretch")
-        b3.button("◀ previous flagged beat", on_click=_jump, args=(-1, times, flagged, dur),
+        b3.button("◀ prev. flagged", on_click=_jump, args=(-1, times, flagged, dur),
                   width="stretch", disabled=not flagged.any())
-        b4.button("next flagged beat ▶", on_click=_jump, args=(1, times, flagged, dur), type="primary",
+        b4.button("next flagged ▶", on_click=_jump, args=(1, times, flagged, dur), type="primary",
                   width="stretch", disabled=not flagged.any())
         b5.caption(f"{int(flagged.sum())} flagged beats" if not hide else "predictions hidden (teaching mode)")
 

@@ -92,12 +92,27 @@ def test_full_walkthrough(app_url, browser, screenshots):
     t_all = time.perf_counter() - t0
     print(f"\n[e2e] 10 s CSV example: result shown {t_result:.1f} s after Analyse; all pages drawn after {t_all:.1f} s")
 
-    # 2. upload a WFDB record (.hea + .dat + .atr) and its note together
+    # 2. a bad upload (annotations without their header): a plain error, the case and the note stay
     folder = config.EXAMPLES_DIR / WFDB_CASE
     page.get_by_text("Upload files", exact=True).click()
     _idle(page)
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader.set_input_files([str(folder / f"{WFDB_CASE}.atr")])
+    _idle(page)
+    page.get_by_label(re.compile("Clinical note")).fill("Note typed by hand.")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text(re.compile(r"cannot be read without its header")).first.wait_for(timeout=60_000)
+    _idle(page)
+    _no_exception(page, "Case (bad upload)")
+    assert page.get_by_label(re.compile("Clinical note")).input_value() == "Note typed by hand."
+    assert "example short_10s_csv" in page.locator('[data-testid="stSidebar"]').inner_text()
+    _shot(page, screenshots, "09_case_bad_upload")
+    uploader.set_input_files([])
+    _idle(page)
+
+    # 3. upload a WFDB record (.hea + .dat + .atr) and its note together
     files = [folder / f"{WFDB_CASE}.hea", folder / f"{WFDB_CASE}.dat", folder / f"{WFDB_CASE}.atr", folder / "note.txt"]
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(f) for f in files])
+    uploader.set_input_files([str(f) for f in files])
     _idle(page)
     note_box = page.get_by_label(re.compile("Clinical note"))
     assert note_box.input_value().strip() == (folder / "note.txt").read_text().strip()
@@ -111,12 +126,12 @@ def test_full_walkthrough(app_url, browser, screenshots):
 
     _goto(page, "Waveform")
     _no_exception(page, "Waveform (upload)")
-    page.get_by_role("button", name=re.compile("next flagged beat")).click()
+    page.get_by_role("button", name=re.compile("next flagged")).click()
     _idle(page)
     _no_exception(page, "Waveform (next flagged)")
     _shot(page, screenshots, "11_waveform_upload")
 
-    # 3. edit a prompt label in the data editor: the new label must reach the zero-shot chart
+    # 4. edit a prompt label in the data editor: the new label must reach the zero-shot chart
     _goto(page, "Predictions")
     _no_exception(page, "Predictions (upload)")
     editor = page.locator('[class*="st-key-prompt_editor"] [data-testid="stDataFrame"]')
@@ -143,7 +158,7 @@ def test_full_walkthrough(app_url, browser, screenshots):
     assert page.get_by_text("Where they agree").count() == 1
     _shot(page, screenshots, "13_explanations_upload")
 
-    # 4. export the report
+    # 5. export the report
     _goto(page, "Report")
     with page.expect_download(timeout=60_000) as dl:
         page.get_by_role("button", name=re.compile("Download the HTML report")).click()
