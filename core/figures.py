@@ -380,11 +380,14 @@ def shap_waterfall(feature_names: Sequence[str], values: Sequence[float], base_v
         text=[f"{base_value:.3f}"] + [f"{c:+.3f}" for c in contrib] + [f"{pred:.3f}"], textposition="outside",
         increasing=dict(marker=dict(color=PALETTE["vermillion"])), decreasing=dict(marker=dict(color=PALETTE["blue"])),
         totals=dict(marker=dict(color=PALETTE["grey"])), connector=dict(line=dict(color="#999999", width=1)),
-        hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>", cliponaxis=False,
     ))
+    steps = np.concatenate([[base_value], base_value + np.cumsum(contrib), [pred]])
+    lo, hi = float(min(0.0, steps.min())), float(steps.max())
+    pad = 0.18 * max(hi - lo, 1e-3)  # room for the value labels outside the bars
     _base_layout(fig, height=90 + 34 * (len(contrib) + 2), legend=False)
-    fig.update_layout(margin=dict(l=20, r=60, t=20, b=50))
-    fig.update_xaxes(title_text="model output (probability); red raises, blue lowers")
+    fig.update_layout(margin=dict(l=20, r=30, t=20, b=50))
+    fig.update_xaxes(title_text="model output (probability); red raises, blue lowers", range=[lo, hi + pad])
     fig.update_yaxes(automargin=True, autorange="reversed")
     return fig
 

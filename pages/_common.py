@@ -70,6 +70,10 @@ def get_bundle():
         where = model_dir() or str(config.MODELS_DIR / config.DEFAULT_MODEL_VERSION)
         raise ModelMissing(f"No trained model was found at {where}: train one with `python -m core train` "
                            f"or point CARDIOLENS_MODEL_DIR at a model folder, then reload the page.") from exc
+    except (RuntimeError, KeyError, ValueError, OSError) as exc:  # weights that do not fit, unreadable files
+        where = model_dir() or str(config.MODELS_DIR / config.DEFAULT_MODEL_VERSION)
+        raise ModelMissing(f"The model at {where} could not be loaded ({type(exc).__name__}): it does not match this "
+                           f"version of CardioLens; retrain it or point CARDIOLENS_MODEL_DIR at a matching model folder.") from exc
 
 
 def get_text_encoder():

@@ -48,7 +48,8 @@ def _beat_view(case, bundle, ex, i: int) -> None:
         c2.metric("ECG only", f"{row['p_ecg']:.2f}")
         c3.metric("fused", "no note" if not np.isfinite(row["p_fused"]) else f"{row['p_fused']:.2f}")
         t = float(row["time_s"])
-        t0, t1 = max(0.0, t - 2.0), min(rec.duration_s, t + 2.0)
+        t0 = min(max(0.0, t - 2.0), max(0.0, rec.duration_s - 4.0))  # 4 s around the beat, inside the record
+        t1 = min(rec.duration_s, t0 + 4.0)
         li = rec.lead_names.index(case.beats.lead_names[0]) if case.beats.lead_names else 0
         st.plotly_chart(figs.ecg_strip(rec.signal[:, li], rec.fs, t0=t0, t1=t1, beats=case.table,
                                        reference=reference_frame(rec), lead_name=rec.lead_names[li],

@@ -124,28 +124,37 @@ def _section_curves(metrics: dict) -> None:
 
 
 def _section_zeroshot(bundle) -> None:
-    st.subheader("Zero-shot")
+    st.subheader("Zero-shot (labels from text prompts, no classifier trained on them)")
     path = Path(bundle.path) / "zeroshot.json" if bundle.path else None
     if path is None or not path.is_file():
         st.caption("No zero-shot evaluation shipped with this model (zeroshot.json).")
         return
     zs = json.loads(path.read_text())
-    flat = _flatten(zs)
-    if flat is not None:
-        st.dataframe(flat, width="stretch")
-    else:
+    table = zeroshot_table(zs)
+    if table is None:
         st.json(zs, expanded=False)
+        return
+    st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                                        for c in table.columns if c != "beats"})
+    st.caption(f"Records: {', '.join(map(str, zs.get('records', []))) or 'n/a'}; temperature "
+               f"{zs.get('temperature', 'n/a')}. V vs S: AUC of P(V)/(P(V)+P(S)) among V and S beats (0.5 = chance); "
+               "F vs N+V likewise. Rows: prompt set (all, names only, descriptions only) / prompt ensembling.")
 
 
-def _flatten(d: dict) -> pd.DataFrame | None:
-    """Nested {row: {col: number}} -> table; None when the JSON has another shape."""
+def zeroshot_table(zs: dict) -> pd.DataFrame | None:
+    """One row per 'prompt set/ensemble' of ``zeroshot.json``; None when the file has another shape."""
+    results = zs.get("results")
+    if not isinstance(results, dict) or not results:
+        return None
     rows = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            scal = {c: x for c, x in v.items() if isinstance(x, (int, float)) or x is None}
-            if scal:
-                rows[k] = scal
-    return pd.DataFrame(rows).T if rows else None
+    for name, r in results.items():
+        if not isinstance(r, dict):
+            return None
+        row = {k: r.get(k) for k in ("macro_auc", "V_vs_S", "F_vs_NV", "accuracy", "balanced_acc")}
+        row.update({f"AUC {c}": v for c, v in (r.get("auc") or {}).items()})
+        row["beats"] = r.get("n_beats")
+        rows[name] = row
+    return pd.DataFrame(rows).T
 
 
 def body() -> None:

@@ -167,7 +167,7 @@ def _zeroshot(case, bundle) -> None:
             if sub["label"].nunique() >= 2:
                 r = memo((h, "zeroshot", _table_key(sub)), lambda sub=sub: score_case(case, sub, bundle, enc))
                 comp["names" if kind == "name" else "descriptions"] = r.record_probs
-        st.dataframe(pd.DataFrame(comp).round(3), width="stretch")
+        st.dataframe(pd.DataFrame(comp).reindex(res.labels).round(3), width="stretch")
         if "ref_class" in case.table:
             ref = case.table["ref_class"].replace("", np.nan).dropna()
             if len(ref):

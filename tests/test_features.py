@@ -22,7 +22,7 @@ from core.features import (
 
 COLUMNS = [
     "rr_pre_ms", "rr_post_ms", "rr_local_ms", "rr_record_ms", "rr_pre_local_ratio",
-    "rr_pre_record_ratio", "rr_post_pre_ratio", "hr_bpm", "pr_ms", "p_amp_mv", "qrs_ms",
+    "rr_pre_record_ratio", "rr_pre_sinus_ratio", "rr_post_pre_ratio", "hr_bpm", "pr_ms", "p_amp_mv", "qrs_ms",
     "qrs_amp_mv", "t_amp_mv", "t_inverted", "hrv_sdnn_ms", "hrv_rmssd_ms",
 ]
 
@@ -41,6 +41,8 @@ def test_rr_features_exact_on_known_train():
     f = beat_features(np.zeros(7000), fs, r, hrv_window_s=100.0)
     assert list(f.columns) == COLUMNS and len(f) == 7
     np.testing.assert_array_equal(f.rr_pre_ms, [np.nan, 1000, 1000, 1000, 600, 1400, 1000])
+    # underlying cycle = 90th percentile of the six RRs (linear interpolation) = 1200 ms
+    np.testing.assert_allclose(f.rr_pre_sinus_ratio, [np.nan, 1000 / 1200, 1000 / 1200, 1000 / 1200, 0.5, 1400 / 1200, 1000 / 1200])
     np.testing.assert_array_equal(f.rr_post_ms, [1000, 1000, 1000, 600, 1400, 1000, np.nan])
     # Local reference excludes rr_pre itself: beat 1 has nothing before its RR.
     np.testing.assert_array_equal(f.rr_local_ms, [np.nan, np.nan, 1000, 1000, 1000, 1000, 1000])

@@ -36,6 +36,15 @@ def _random_bundle(folder: Path) -> Path:
         "train_class_counts": {"N": 100, "S": 20, "Q": 10},
     }
     save_bundle(model, folder, metrics)
+    from core.zeroshot import zero_shot_metrics
+
+    labels = ["N", "S", "V", "F", "Q"]
+    probs = rng.dirichlet(np.ones(5), 400)
+    zs = {"model_version": "test-random", "records": list(config.DS2[:4]), "temperature": 0.05,
+          "results": {"all/mean": zero_shot_metrics(aami, probs, labels), "name/mean": zero_shot_metrics(aami, probs[::-1], labels)}}
+    import json
+
+    (folder / "zeroshot.json").write_text(json.dumps(zs, default=float))
     m = 200
     z = rng.normal(size=(m, 128)).astype(np.float16)
     np.savez_compressed(folder / "explain_assets.npz",

@@ -94,6 +94,12 @@ def test_page_with_case(model_env, analysed, page):
         assert "What the model read in the note" in heads
     if page == "pages/model_card.py":
         assert any("not a diagnostic device" in w.value for w in at.warning)
+        tables = [d.value for d in at.dataframe]
+        metric_rows = [t for t in tables if "view" in t.columns]
+        assert metric_rows and "ecg_only" in set(metric_rows[0]["view"])
+        if (model_env / "zeroshot.json").is_file():
+            zs = [t for t in tables if "macro_auc" in t.columns]
+            assert zs and "all/mean" in zs[0].index
     if page == "pages/report.py":
         assert len(at.get("download_button")) == 1
 

@@ -1,0 +1,667 @@
+"""Benchmark CardioLens's pipeline against a naive one, on the same cases, in one run.
+
+Usage::
+
+    python scripts/bench.py [--repeats 5] [--data ../shared/data/mitdb] [--cold 3] [--model DIR]
+    python -m core bench [same options]
+
+What is compared (both read the same record with ``core.io.read_record`` and find the same beats
+with ``core.beats.extract_beats``):
+
+- **ours**: what the app does. The model bundle and the note BERT are loaded once per process
+  (``st.cache_resource`` in ``pages/_common.py``); all beats go through the model in one batch
+  (``core.train.predict_logits``); SHAP is the exact enumeration of ``core.explain.shap_features``
+  (2^F coalitions x the bundle's background rows, one small matrix product per chunk).
+- **naive**: the same code, except that the bundle and BERT are loaded again for every request, the
+  model runs one forward per beat, and SHAP is ``shap.KernelExplainer`` over the same features and
+  the same function (the beat's shown probability, waveform and note fixed) with a 500-row
+  background (the bundle's background rows resampled with replacement) and shap's default number
+  of coalition samples (2F + 2048).
+
+Measured (``time.perf_counter``; p50 / p95 over the repeats; ratio = naive p50 / ours p50):
+
+(a) the 10 s CSV example (``assets/examples/short_10s_csv``) with its note, to every result the
+    pages show for it: beats + predictions + zero-shot (prompt bank) + SHAP of the most abnormal
+    beat + note attention + note Integrated Gradients. *Warm*: models already in memory. *Cold*: a
+    fresh ``python`` process (interpreter start, imports, model loads, the analysis) until its
+    results are ready; the child's teardown is not counted.
+(b) a 30-min MIT-BIH record (``--holter``, default 100) to every beat scored (ECG only).
+(c) SHAP of one beat, and note attention + IG, on the 10 s case.
+(d) peak resident memory (``resource.getrusage(...).ru_maxrss``) of this process once our pipeline
+    has run warm (before any naive run), and of each cold child.
+
+The slowest stage of our pipeline is then profiled with cProfile (top functions by cumulative
+time). The load average (``os.getloadavg``) is printed before and after: the numbers are only
+comparable between runs on an equally loaded machine. Torch intra-op threads: our warm pipeline is
+timed with 1 and with 2 threads and the rest of the run uses the faster setting (``--threads``
+forces one).
+
+Without a trained bundle at ``assets/models/<version>`` (and no ``--model``), a randomly
+initialised bundle of the same architecture is built in a temporary folder and the output says so:
+timings do not depend on the weights, predictions do.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import datetime as _dt
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+#: The bundled 10 s case (CSV, 360 Hz, with note.txt) used for (a) and (c).
+SHORT_CASE = "short_10s_csv"
+#: Background rows of the naive KernelSHAP (the exact enumeration uses the bundle's own rows).
+NAIVE_BACKGROUND_ROWS = 500
+#: Targets of the brief, in seconds.
+TARGETS = {
+    "warm": 1.0,
+    "cold": 8.0,
+    "holter": 3.0,
+    "shap": 0.300,
+    "attn_ig": 0.150,
+}
+_READY = "BENCH-READY "
+
+
+# ---- small helpers ---------------------------------------------------------------------------------
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs, float), q)) if xs else float("nan")
+
+
+def _rss_mb() -> float:
+    """Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024 if sys.platform != "darwin" else kib / 2**20
+
+
+def _hwm_mb() -> float:
+    """Peak RSS of this process image in MiB: ``VmHWM`` on Linux. A spawned child inherits its parent's
+    ``ru_maxrss`` across fork + exec, so the cold children report this instead."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _rss_mb()
+
+
+def _load() -> str:
+    try:
+        a, b, c = os.getloadavg()
+        return f"{a:.2f} {b:.2f} {c:.2f} (1/5/15 min)"
+    except OSError:
+        return "n/a"
+
+
+def _fmt(s: float) -> str:
+    if s != s:  # NaN
+        return "–"
+    return f"{s * 1000:.0f} ms" if s < 1.0 else f"{s:.2f} s"
+
+
+class Stages:
+    """Wall-clock time of named stages of one run (``with stages('name'): ...``)."""
+
+    def __init__(self) -> None:
+        self.t: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t[name] = self.t.get(name, 0.0) + time.perf_counter() - t0
+
+    @property
+    def total(self) -> float:
+        return sum(self.t.values())
+
+
+def _set_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(int(n))
+
+
+# ---- models ----------------------------------------------------------------------------------------
+def resolve_model(path: str | None, tmp: str) -> tuple[str, bool]:
+    """The bundle folder to use and whether it is a random stand-in (no trained bundle found)."""
+    from core.models import model_dir
+
+    if path:
+        return path, False
+    shipped = model_dir()
+    if (shipped / "config.json").is_file() and (shipped / "weights.pt").is_file():
+        return str(shipped), False
+    return str(_random_bundle(Path(tmp) / "random-bundle")), True
+
+
+def _random_bundle(folder: Path) -> Path:
+    """A randomly initialised bundle of the default architecture with a 100-row SHAP background."""
+    import torch
+
+    from core.models import CardioLensModel, ModelConfig, save_bundle
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = CardioLensModel(ModelConfig(version="bench-random"))
+    save_bundle(model.eval(), folder)
+    n_f = len(model.config.features)
+    np.savez_compressed(folder / "explain_assets.npz",
+                        background_features=(rng.normal(size=(100, n_f)) * 10 + 100).astype(np.float32),
+                        index_z=rng.normal(size=(200, 128)).astype(np.float16),
+                        index_record=np.array(["101"] * 200), index_sample=np.arange(200),
+                        index_symbol=np.array(["N"] * 200), index_window=np.zeros((200, 360), np.float16))
+    return folder
+
+
+class Models:
+    """What the app keeps per process: the bundle, the note encoder and the prompt bank."""
+
+    def __init__(self, model_path: str):
+        from core import config
+        from core.models import load_bundle
+        from core.text import load_text_encoder
+        from core.zeroshot import load_prompts
+
+        self.path = model_path
+        self.bundle = load_bundle(model_path)
+        self.enc = load_text_encoder(self.bundle.config.text_model, self.bundle.config.pooling)
+        self.prompts = load_prompts(config.DEFAULT_PROMPT_BANK)
+
+
+def short_case() -> tuple[Path, str]:
+    from core import config
+
+    folder = config.EXAMPLES_DIR / SHORT_CASE
+    return folder / "ecg.csv", (folder / "note.txt").read_text(encoding="utf-8")
+
+
+# ---- our pipeline ----------------------------------------------------------------------------------
+def ours_all(m: Models, path: Path, note: str, st: Stages | None = None) -> dict:
+    """The 10 s case to all results, the way the pages compute them (models already loaded)."""
+    from core import explain
+    from core.io import read_record
+    from core.predict import analyse_case
+    from core.zeroshot import score_case
+
+    st = st or Stages()
+    with st("read"):
+        rec = read_record(path)
+    with st("beats+predict"):
+        case = analyse_case(rec, note, m.bundle, m.enc)
+    with st("zero-shot"):
+        zs = score_case(case, m.prompts, m.bundle, m.enc)
+    top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
+    with st("SHAP top beat"):
+        sh = explain.shap_features(case, m.bundle, top)
+    with st("note attention"):
+        att = explain.note_attention(note, m.enc)
+    with st("note IG"):
+        ig = explain.note_gradients(note, case, m.bundle, m.enc)
+    return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
+
+
+def ours_holter(m: Models, hea: Path, st: Stages | None = None):
+    """A 30-min record to every beat scored (ECG-only head; the record has no note)."""
+    from core.beats import extract_beats
+    from core.io import read_record
+    from core.predict import analyse_case
+
+    st = st or Stages()
+    with st("read"):
+        rec = read_record(hea)
+    with st("beats"):
+        beats = extract_beats(rec)
+    with st("predict"):
+        case = analyse_case(rec, None, m.bundle, None, beats=beats)
+    return case, st.t
+
+
+# ---- the naive pipeline ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def per_beat_inference():
+    """Make ``core.predict.analyse_case`` run the model one beat at a time (same maths, no batching)."""
+    import core.predict as cp
+
+    batched = cp.predict_logits
+
+    def one_by_one(model, windows, features, note_vec, batch_size: int = 1):
+        outs = [batched(model, windows[i : i + 1], features[i : i + 1], note_vec) for i in range(len(windows))]
+        if not outs:
+            return batched(model, windows, features, note_vec)
+        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+    cp.predict_logits = one_by_one
+    try:
+        yield
+    finally:
+        cp.predict_logits = batched
+
+
+def naive_background(bundle, n: int = NAIVE_BACKGROUND_ROWS) -> np.ndarray:
+    """``n`` background rows drawn with replacement from the bundle's own SHAP background (seeded)."""
+    from core.explain import _background
+
+    bg = _background(bundle, None)
+    return bg[np.random.default_rng(0).integers(0, len(bg), n)]
+
+
+def kernel_shap(case, bundle, beat_index: int, background: np.ndarray) -> np.ndarray:
+    """KernelSHAP (``shap.KernelExplainer``) of the beat's shown probability over the clinical features.
+
+    Same value function as ``core.explain.shap_features``: raw feature rows in, the calibrated shown
+    probability out (waveform embedding per lead and the note fixed); model forward per call.
+    """
+    import shap
+    import torch
+
+    from core.models import feature_matrix
+
+    model, conf = bundle.model, bundle.config
+    win = torch.from_numpy(np.ascontiguousarray(case.beats.windows[beat_index], np.float32))  # [L, 360]
+    nv = None
+    if case.view == "fused":
+        nv = torch.from_numpy(np.asarray(case.note.vector, np.float32))[None]
+    a, b = conf.calibration.get(case.view, [1.0, 0.0])
+
+    def f(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            fs = model.scale_features(torch.from_numpy(np.asarray(x, np.float32)))
+            emb, z = model.encode_ecg(win)
+            n = fs.shape[0]
+            logits = []
+            for k in range(win.shape[0]):
+                e, zk = emb[k : k + 1].expand(n, -1), z[k : k + 1].expand(n, -1)
+                if nv is None:
+                    logits.append(model.logit_ecg(e, zk, fs))
+                else:
+                    ntz = model.encode_text(nv)
+                    logits.append(model.logit_fused(e, zk, nv.expand(n, -1), ntz.expand(n, -1), fs))
+            return torch.sigmoid(a * torch.stack(logits, 1).mean(1) + b).double().numpy()
+
+    x = feature_matrix(case.beats.features.iloc[[beat_index]], conf.features)
+    # The model imputes NaN with the training median; give KernelSHAP the imputed row (same output).
+    fill = np.asarray(conf.feature_fill or [0.0] * x.shape[1], np.float32)
+    x = np.where(np.isnan(x), fill, x)
+    bg = np.where(np.isnan(background), fill, background)
+    logging.getLogger("shap").setLevel(logging.ERROR)  # its "500 background samples" advice is the point here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.KernelExplainer(f, bg)
+        vals = explainer.shap_values(x, silent=True)
+    return np.asarray(vals, float).reshape(-1)
+
+
+def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) -> dict:
+    """The 10 s case to all results, naively: load per request, per-beat inference, KernelSHAP."""
+    from core import config, explain
+    from core.io import read_record
+    from core.models import load_bundle
+    from core.predict import analyse_case
+    from core.text import load_text_encoder
+    from core.zeroshot import load_prompts, score_case
+
+    st = st or Stages()
+    with st("load models"):
+        bundle = load_bundle(model_path)
+        enc = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+        prompts = load_prompts(config.DEFAULT_PROMPT_BANK)
+    with st("read"):
+        rec = read_record(path)
+    with st("beats+predict"), per_beat_inference():
+        case = analyse_case(rec, note, bundle, enc)
+    with st("zero-shot"):
+        zs = score_case(case, prompts, bundle, enc)
+    top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
+    with st("SHAP top beat"):
+        sh = kernel_shap(case, bundle, top, naive_background(bundle))
+    with st("note attention"):
+        att = explain.note_attention(note, enc)
+    with st("note IG"):
+        ig = explain.note_gradients(note, case, bundle, enc)
+    return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
+
+
+def naive_holter(model_path: str, hea: Path, st: Stages | None = None):
+    from core.beats import extract_beats
+    from core.io import read_record
+    from core.models import load_bundle
+    from core.predict import analyse_case
+
+    st = st or Stages()
+    with st("load model"):
+        bundle = load_bundle(model_path)
+    with st("read"):
+        rec = read_record(hea)
+    with st("beats"):
+        beats = extract_beats(rec)
+    with st("predict"), per_beat_inference():
+        case = analyse_case(rec, None, bundle, None, beats=beats)
+    return case, st.t
+
+
+# ---- cold start (child process) --------------------------------------------------------------------
+def cold_worker(kind: str, model_path: str, threads: int) -> int:
+    """Run once in a fresh process; print the READY line as soon as every result exists."""
+    t0 = time.perf_counter()
+    import torch  # noqa: F401  (timed as part of the imports)
+
+    from core import explain, predict, zeroshot  # noqa: F401
+
+    _set_threads(threads)
+    t_imp = time.perf_counter() - t0
+    path, note = short_case()
+    if kind == "ours":
+        t1 = time.perf_counter()
+        m = Models(model_path)
+        t_load = time.perf_counter() - t1
+        st = Stages()
+        ours_all(m, path, note, st)
+    else:
+        st = Stages()
+        naive_all(model_path, path, note, st)
+        t_load = st.t.get("load models", 0.0)
+    info = {"imports_s": t_imp, "load_s": t_load, "analysis_s": st.total - (t_load if kind == "naive" else 0.0),
+            "in_process_s": time.perf_counter() - t0, "peak_rss_mb": _hwm_mb()}
+    sys.stdout.write(_READY + json.dumps(info) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def run_cold(kind: str, model_path: str, threads: int) -> tuple[float, dict]:
+    """Wall time from spawning ``python scripts/bench.py --cold-worker`` to its READY line."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-worker", kind, "--model", model_path,
+           "--threads", str(threads)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(REPO_ROOT), env=env)
+    info, wall = None, float("nan")
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(_READY):
+            wall = time.perf_counter() - t0
+            info = json.loads(line[len(_READY):])
+            break
+    _out, err = proc.communicate()
+    if info is None:
+        raise RuntimeError(f"cold {kind} run failed (exit {proc.returncode}): {err.strip().splitlines()[-1] if err.strip() else ''}")
+    return wall, info
+
+
+# ---- the benchmark ---------------------------------------------------------------------------------
+def _time(fn, repeats: int) -> tuple[list[float], list]:
+    ts, outs = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        outs.append(fn())
+        ts.append(time.perf_counter() - t0)
+    return ts, outs
+
+
+def _stage_table(title: str, runs: list[dict]) -> list[str]:
+    names = list(runs[0].keys()) if runs else []
+    lines = [f"  {title}: " + " | ".join(f"{n} {_fmt(_pct([r.get(n, np.nan) for r in runs], 50))}" for n in names)]
+    return lines
+
+
+def _row(label: str, target: float | None, ours: list[float], naive: list[float] | None) -> str:
+    o50, o95 = _pct(ours, 50), _pct(ours, 95)
+    n50, n95 = (_pct(naive, 50), _pct(naive, 95)) if naive else (float("nan"), float("nan"))
+    ratio = f"{n50 / o50:.1f}x" if naive and o50 > 0 else "–"
+    tgt = f"<= {_fmt(target)}" if target else ""
+    ok = "" if target is None else ("yes" if o50 <= target else "NO")
+    return f"| {label:<44} | {tgt:>10} | {_fmt(o50):>9} | {_fmt(o95):>9} | {_fmt(n50):>9} | {_fmt(n95):>9} | {ratio:>7} | {ok:>4} |"
+
+
+def _profile(fn, top: int = 18) -> str:
+    pr = cProfile.Profile()
+    pr.enable()
+    fn()
+    pr.disable()
+    s = io.StringIO()
+    stats = pstats.Stats(pr, stream=s)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    lines = s.getvalue().splitlines()
+    # keep the table only (drop pstats' preamble)
+    start = next((i for i, l in enumerate(lines) if l.strip().startswith("ncalls")), 0)
+    return "\n".join(l.rstrip() for l in lines[start:] if l.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core import config
+
+    ap = argparse.ArgumentParser(prog="scripts/bench.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5, help="warm repeats per measurement (default 5)")
+    ap.add_argument("--naive-repeats", type=int, default=None, help="repeats of the naive pipeline (default: min(repeats, 3))")
+    ap.add_argument("--cold", type=int, default=3, help="cold runs (fresh processes) per pipeline (default 3; 0 skips)")
+    ap.add_argument("--data", default=str(config.MITDB_DIR), help="MIT-BIH folder for the 30-min record (default ../shared/data/mitdb)")
+    ap.add_argument("--holter", default="100", help="MIT-BIH record for (b) (default 100; 208 is the busiest)")
+    ap.add_argument("--model", default=None, help="model bundle folder (default assets/models/<version>)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: the faster of 1 and 2, measured)")
+    ap.add_argument("--no-profile", action="store_true", help="skip the cProfile of the slowest stage")
+    ap.add_argument("--cold-worker", choices=["ours", "naive"], help=argparse.SUPPRESS)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cold_worker:
+        return cold_worker(args.cold_worker, args.model, args.threads or 1)
+    with tempfile.TemporaryDirectory(prefix="cardiolens-bench-") as tmp:
+        return _bench(args, tmp)
+
+
+def _bench(args, tmp: str) -> int:
+    import torch
+
+    from core import explain
+
+    out: list[str] = []
+
+    def say(s: str = "") -> None:
+        print(s, flush=True)
+        out.append(s)
+
+    reps = max(1, args.repeats)
+    nreps = max(1, args.naive_repeats if args.naive_repeats is not None else min(reps, 3))
+    model_path, is_random = resolve_model(args.model, tmp)
+    say(f"CardioLens benchmark — {_dt.datetime.now().isoformat(timespec='seconds')}")
+    say(f"machine: {platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · torch {torch.__version__}")
+    say(f"load average at start: {_load()}")
+    say(f"model: {model_path}" + ("  ** RANDOM WEIGHTS (no trained bundle found): timings valid, predictions not **" if is_random else ""))
+    say(f"repeats: ours {reps}, naive {nreps}; cold runs {args.cold} each")
+    say()
+
+    path, note = short_case()
+    t0 = time.perf_counter()
+    m = Models(model_path)
+    say(f"model + BERT + prompt bank load (this process, warm cache of the OS): {_fmt(time.perf_counter() - t0)}")
+    ours_all(m, path, note)  # warm-up: first-call costs (lazy imports, allocator) are not 'warm'
+
+    # -- threads: 1 vs 2 on our warm pipeline --
+    hea = Path(args.data) / f"{args.holter}.hea"
+    have_holter = hea.is_file()
+    thread_res: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(reps):  # interleaved, so a change in the machine's load hits both settings alike
+        for n in (1, 2):
+            _set_threads(n)
+            thread_res[n] += _time(lambda: ours_all(m, path, note), 1)[0]
+    threads = args.threads or min(thread_res, key=lambda n: _pct(thread_res[n], 50))
+    say(f"torch threads, ours warm 10 s all results: 1 thread p50 {_fmt(_pct(thread_res[1], 50))}, "
+        f"2 threads p50 {_fmt(_pct(thread_res[2], 50))} -> using {threads}" + (" (forced)" if args.threads else ""))
+    _set_threads(threads)
+
+    # -- (a) warm, ours --
+    stage_runs: list[dict] = []
+    warm_ours, res_ours = _time(lambda: ours_all(m, path, note, Stages()), reps)
+    stage_runs = [r["stages"] for r in res_ours]
+    case = res_ours[-1]["case"]
+    top = res_ours[-1]["top"]
+
+    # -- (c) stages on the 10 s case, ours --
+    shap_ours, shaps = _time(lambda: explain.shap_features(case, m.bundle, top), reps)
+    attig_ours, _ = _time(lambda: (explain.note_attention(note, m.enc), explain.note_gradients(note, case, m.bundle, m.enc)), reps)
+    sal_ours, _ = _time(lambda: explain.beat_saliency(case, m.bundle, top), reps)
+    # zero-shot: how much of it is embedding the (case-independent) prompt bank through BERT
+    from core.zeroshot import prompt_vectors
+
+    pv_ours, _ = _time(lambda: prompt_vectors(m.prompts, m.bundle, m.enc), reps)
+
+    # -- (b) Holter, ours --
+    holter_ours, holter_stages, n_holter = [], [], 0
+    holter_thr: dict[int, list[float]] = {}
+    if have_holter:
+        for n in (2, 1):
+            _set_threads(n)
+            holter_thr[n], _ = _time(lambda: ours_holter(m, hea), 1)
+        _set_threads(threads)
+        holter_ours, hres = _time(lambda: ours_holter(m, hea, Stages()), reps)
+        holter_stages = [h[1] for h in hres]
+        n_holter = len(hres[-1][0].table)
+    rss_ours = _rss_mb()
+
+    # -- naive --
+    warm_naive, res_naive = _time(lambda: naive_all(model_path, path, note, Stages()), nreps)
+    naive_stage_runs = [r["stages"] for r in res_naive]
+    bg500 = naive_background(m.bundle)
+    shap_naive, kvals = _time(lambda: kernel_shap(case, m.bundle, top, bg500), nreps)
+
+    def naive_attig():
+        from core.text import load_text_encoder
+
+        enc = load_text_encoder(m.bundle.config.text_model, m.bundle.config.pooling)
+        return explain.note_attention(note, enc), explain.note_gradients(note, case, m.bundle, enc)
+
+    attig_naive, _ = _time(naive_attig, nreps)
+    holter_naive, holter_naive_stages = [], []
+    if have_holter:
+        holter_naive, hn = _time(lambda: naive_holter(model_path, hea, Stages()), nreps)
+        holter_naive_stages = [h[1] for h in hn]
+        dp_h = float(np.nanmax(np.abs(hn[-1][0].table["p_abnormal"].to_numpy() - hres[-1][0].table["p_abnormal"].to_numpy())))
+    rss_all = _rss_mb()
+
+    # -- cold --
+    cold_ours, cold_naive, cold_info = [], [], {"ours": [], "naive": []}
+    for _ in range(max(0, args.cold)):
+        for kind, bucket in (("ours", cold_ours), ("naive", cold_naive)):
+            wall, info = run_cold(kind, model_path, threads)
+            bucket.append(wall)
+            cold_info[kind].append(info)
+
+    # -- agreement checks: the naive pipeline computes the same predictions --
+    dp = float(np.nanmax(np.abs(res_naive[-1]["case"].table["p_abnormal"].to_numpy() - case.table["p_abnormal"].to_numpy())))
+    exact = shaps[-1].values
+    kern = kvals[-1]
+    r = float(np.corrcoef(exact, kern)[0, 1]) if np.std(kern) > 0 and np.std(exact) > 0 else float("nan")
+
+    say()
+    say(f"10 s case: {len(case.table)} beats, view '{case.view}', top beat {top} (p = {case.table['p_abnormal'].iloc[top]:.3f}); "
+        f"{len(m.prompts)} prompts / {m.prompts['label'].nunique()} labels; note {len(note.split())} words")
+    if have_holter:
+        say(f"30-min record {args.holter}: {n_holter} beats scored")
+    say()
+    say(f"| {'measurement':<44} | {'target':>10} | {'ours p50':>9} | {'ours p95':>9} | {'naive p50':>9} | {'naive p95':>9} | {'naive/ours':>7} | {'met':>4} |")
+    say(f"|{'-' * 46}|{'-' * 12}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 12}|{'-' * 6}|")
+    say(_row("(a) 10 s case -> all results, warm", TARGETS["warm"], warm_ours, warm_naive))
+    if cold_ours:
+        say(_row(f"(a) 10 s case -> all results, cold (n={len(cold_ours)})", TARGETS["cold"], cold_ours, cold_naive))
+    else:
+        say("| (a) cold: skipped (--cold 0)")
+    if have_holter:
+        say(_row(f"(b) 30-min record {args.holter} -> every beat scored", TARGETS["holter"], holter_ours, holter_naive))
+    else:
+        say(f"| (b) 30-min record: skipped, {hea} not found (give --data)")
+    say(_row("(c) SHAP of one beat (exact vs KernelSHAP)", TARGETS["shap"], shap_ours, shap_naive))
+    say(_row("(c) note attention + IG (naive: + BERT load)", TARGETS["attn_ig"], attig_ours, attig_naive))
+    say(_row("(c) beat saliency IG (no target; ours only)", None, sal_ours, None))
+    say()
+    say(f"(d) peak RSS of this process after our warm pipeline (before any naive run): {rss_ours:.0f} MiB; "
+        f"after the naive runs too: {rss_all:.0f} MiB")
+    for kind in ("ours", "naive"):
+        if cold_info[kind]:
+            ci = cold_info[kind]
+            say(f"    cold {kind:<5}: peak RSS {np.median([c['peak_rss_mb'] for c in ci]):.0f} MiB; in-process p50: imports "
+                f"{_fmt(_pct([c['imports_s'] for c in ci], 50))}, model loads {_fmt(_pct([c['load_s'] for c in ci], 50))}, "
+                f"analysis {_fmt(_pct([c['analysis_s'] for c in ci], 50))}")
+    say()
+    say("stage p50s (one warm run):")
+    for line in _stage_table("ours  10 s", stage_runs) + _stage_table("naive 10 s", naive_stage_runs):
+        say(line)
+    if have_holter:
+        for line in _stage_table(f"ours  {args.holter}", holter_stages) + _stage_table(f"naive {args.holter}", holter_naive_stages):
+            say(line)
+        say(f"  Holter single runs by threads: 1 -> {_fmt(holter_thr[1][0])}, 2 -> {_fmt(holter_thr[2][0])}")
+    say()
+    say(f"checks: naive vs ours p_abnormal max |diff| = {dp:.2e} on the 10 s case"
+        + (f", {dp_h:.2e} on {args.holter}" if have_holter else "")
+        + f"; KernelSHAP ({NAIVE_BACKGROUND_ROWS} bg rows) vs exact SHAP: Pearson r = {r:.3f}, "
+        f"max |diff| = {np.max(np.abs(exact - kern)):.4f}, sum |exact| = {np.abs(exact).sum():.4f} (prob. units)")
+    zs50 = _pct([s_["zero-shot"] for s_ in stage_runs], 50)
+    say(f"zero-shot: embedding the {len(m.prompts)} prompts (core.zeroshot.prompt_vectors, redone for every case) "
+        f"p50 {_fmt(_pct(pv_ours, 50))} of the stage's {_fmt(zs50)}")
+    say(f"load average at end: {_load()}")
+
+    # -- profile the slowest stage of our pipeline --
+    if not args.no_profile:
+        candidates = {f"10 s: {k}": _pct([s[k] for s in stage_runs], 50) for k in stage_runs[0]}
+        if have_holter:
+            candidates.update({f"{args.holter}: {k}": _pct([s[k] for s in holter_stages], 50) for k in holter_stages[0]})
+        slowest = max(candidates, key=candidates.get)
+        fn = _stage_fn(slowest, m, path, note, case, top, hea)
+        say()
+        say(f"profile of the slowest stage of our pipeline: '{slowest}' (p50 {_fmt(candidates[slowest])}); cProfile, top by cumulative time:")
+        say(_profile(fn))
+    return 0
+
+
+def _stage_fn(name: str, m: Models, path: Path, note: str, case, top: int, hea: Path):
+    """A zero-argument callable that runs just the named stage (for the profiler)."""
+    from core import explain
+    from core.beats import extract_beats
+    from core.io import read_record
+    from core.predict import analyse_case
+    from core.zeroshot import score_case
+
+    stage = name.split(": ", 1)[1]
+    if name.startswith("10 s"):
+        rec = read_record(path)
+        return {
+            "read": lambda: read_record(path),
+            "beats+predict": lambda: analyse_case(rec, note, m.bundle, m.enc),
+            "zero-shot": lambda: score_case(case, m.prompts, m.bundle, m.enc),
+            "SHAP top beat": lambda: explain.shap_features(case, m.bundle, top),
+            "note attention": lambda: explain.note_attention(note, m.enc),
+            "note IG": lambda: explain.note_gradients(note, case, m.bundle, m.enc),
+        }[stage]
+    rec = read_record(hea)
+    beats = extract_beats(rec) if stage == "predict" else None
+    return {
+        "read": lambda: read_record(hea),
+        "beats": lambda: extract_beats(rec),
+        "predict": lambda: analyse_case(rec, None, m.bundle, None, beats=beats),
+    }[stage]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
