@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/bench.py [--repeats 5] [--data ../shared/data/mitdb] [--cold 3] [--model DIR]
-    python -m core bench [same options]
+    python -m core bench [-- same options]   (core.cli passes what follows ``bench`` through)
 
 What is compared (both read the same record with ``core.io.read_record`` and find the same beats
 with ``core.beats.extract_beats``):
@@ -465,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `python -m core bench -- --repeats 3`: argparse.REMAINDER keeps the separator
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     if args.cold_worker:
         return cold_worker(args.cold_worker, args.model, args.threads or 1)

@@ -139,17 +139,27 @@ def test_full_walkthrough(app_url, browser, screenshots):
     _no_exception(page, "Predictions (upload)")
     editor = page.locator('[class*="st-key-prompt_editor"] [data-testid="stDataFrame"]')
     editor.scroll_into_view_if_needed()
+    _idle(page)
     # first data row, 'label' column: just right of the row-number column, one row below the header
-    editor.dblclick(position={"x": 60, "y": 35 + 17})
-    page.keyboard.press("Control+a")
-    page.keyboard.type("NEWLABEL")
+    cell_editor = page.locator("textarea.gdg-input")
+    for _ in range(3):
+        editor.dblclick(position={"x": 60, "y": 35 + 17})
+        try:
+            cell_editor.wait_for(timeout=5_000)
+            break
+        except Exception:  # the grid was re-drawn under the pointer: try again
+            page.wait_for_timeout(500)
+    cell_editor.fill("NEWLABEL")
     page.keyboard.press("Enter")
     page.wait_for_timeout(500)
     _idle(page)
     _no_exception(page, "Predictions (edited prompt)")
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                           ".some(p => p.textContent.includes('NEWLABEL'))", timeout=60_000)
-    _shot(page, screenshots, "12_predictions_edited_prompt")
+    try:
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".some(p => p.textContent.includes('NEWLABEL'))", timeout=60_000)
+    finally:
+        _shot(page, screenshots, "12_predictions_edited_prompt")
+
 
     _goto(page, "Explanations")
     _no_exception(page, "Explanations (upload)")
