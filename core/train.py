@@ -40,7 +40,7 @@ from core.models import MODEL_FEATURES, CardioLensModel, ModelConfig, feature_ma
 from core.notes import beat_finding
 from core.text import TextEncoder
 
-_NUMBERS = re.compile(r" \(\d+(\.\d+)? ?ms\)")
+_NUMBERS = re.compile(r" \([^)]*\bms\)")
 
 
 @dataclass
@@ -119,7 +119,7 @@ def training_mask(table: BeatTable, records, n_per_abnormal: float | None, rng: 
 def make_train_data(table: BeatTable, mask: np.ndarray, texts: TextCache, rng: np.random.Generator) -> TrainData:
     sub = table.subset(mask)
     feats_df = sub.features
-    # Measured numbers are dropped from the sentence ("narrow QRS (86 ms)" -> "narrow QRS"): a frozen
+    # Measured numbers are dropped from the sentence ("narrow QRS (86 ms)" -> "narrow QRS", "(RR 560 ms, local 800 ms)" dropped): a frozen
     # sentence encoder reads words better than magnitudes, and it keeps the distinct texts few.
     findings = [
         _NUMBERS.sub("", beat_finding(sym, row, rng))

@@ -112,7 +112,7 @@ def _read_prompt_csv(src) -> tuple[pd.DataFrame, str]:
 
 def prompt_vectors(prompts: pd.DataFrame, bundle, text_encoder) -> np.ndarray:
     """Unit shared-space vectors ``[n_prompts, proj_dim]`` of each prompt row (BERT -> text projection)."""
-    bert = text_encoder.embed(list(prompts["prompt"]))
+    bert = text_encoder.embed_cached(list(prompts["prompt"]))
     with torch.no_grad():
         tz = bundle.model.encode_text(torch.from_numpy(bert.astype(np.float32)))
         tz = torch.nn.functional.normalize(tz, dim=-1)

@@ -139,7 +139,7 @@ def test_beat_attributes_from_measured_features():
     assert (late["timing"], late["qrs"], late["p_wave"], late["pr"]) == ("late", "borderline", "abnormal", "short")
     unknown = beat_attributes("N", {})
     assert {unknown[k] for k in ("timing", "qrs", "p_wave", "pr", "t_wave")} == {"unknown"}
-    assert beat_finding("N", {}) == "Normal beat."
+    assert beat_finding("N", {}) == "Normal beat: supraventricular origin."
     assert set(BEAT_ORIGIN) == set(BEAT_NAMES)
     with pytest.raises(ValueError, match="unknown beat symbol"):
         beat_attributes("+", {})
