@@ -412,7 +412,7 @@ def _note_target(case, bundle, max_beats: int = 400):
     return f
 
 
-def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = 32, drop_punctuation: bool = True) -> pd.DataFrame:
+def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = 16, drop_punctuation: bool = True) -> pd.DataFrame:
     """Integrated Gradients (Sundararajan et al. 2017) of the fused record probability over the note's words.
 
     Target: the fused head's calibrated probability of the mean fused logit over the case's beats,
