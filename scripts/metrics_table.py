@@ -44,11 +44,12 @@ def main(folder: str = "assets/models/v1") -> None:
         zs = json.loads(zs_path.read_text())
         print("\n**Zero-shot on DS2 + 107, 217 (V and F never trained)**\n")
         rows = zs.get("results", zs)
-        keys = ["V_vs_S", "balanced_acc", "F_vs_NV", "macro_auc", "V", "accuracy"]
-        print("| prompts | " + " | ".join(keys) + " |\n|---" * 1 + "|---" * len(keys) + "|")
+        keys = ["V_vs_S", "balanced_acc", "F_vs_NV", "macro_auc", "accuracy"]
+        print("| prompts / ensemble | V vs S AUC | balanced acc | F vs N+V AUC | macro AUC | accuracy | V-vs-rest AUC |")
+        print("|---|---|---|---|---|---|---|")
         for name, r in rows.items():
             if isinstance(r, dict):
-                print(f"| {name} | " + " | ".join(f"{r.get(k, float('nan')):.3f}" if isinstance(r.get(k), (int, float)) else "-" for k in keys) + " |")
+                print(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + f" | {r['auc'].get('V', float('nan')):.3f} |")
 
 
 if __name__ == "__main__":
