@@ -15,7 +15,6 @@ Recipe (``TrainOptions`` holds every knob; defaults are the shipped model's):
 """
 from __future__ import annotations
 
-import copy
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -331,7 +330,7 @@ def run_experiment(data_dir, out_dir, opts: TrainOptions, version: str = "v1", a
     folds = record_folds(train_recs, opts.oof_folds, opts.seed)
     oof_mask = np.isin(ref.record, train_recs) & np.isin(aami_ref, ["N", "S", "Q"])
     oof = {k: np.full(len(ref), np.nan) for k in ("ecg", "fused", "note", "baseline")}
-    fold_opts = copy.replace(opts, epochs=opts.oof_epochs) if hasattr(copy, "replace") else TrainOptions(**{**asdict(opts), "epochs": opts.oof_epochs})
+    fold_opts = TrainOptions(**{**asdict(opts), "epochs": opts.oof_epochs})
     for k, held in enumerate(folds):
         fit_recs = [r for r in train_recs if r not in held]
         m = training_mask(ref, fit_recs, opts.n_per_abnormal, rng)
