@@ -207,7 +207,7 @@ def test_beat_saliency_shape_and_completeness(case, bundle):
     full = predict_logits(bundle.model, w, feats, nv)["fused"][0]
     w[:, 0] = 0.0
     flat = predict_logits(bundle.model, w, feats, nv)["fused"][0]
-    assert s.sum() == pytest.approx(full - flat, abs=max(0.1 * abs(full - flat), 1e-3))
+    assert float(s.sum()) == pytest.approx(float(full - flat), abs=float(max(0.1 * abs(full - flat), 1e-3)))
 
 
 def test_similar_cases_beats_and_records(case, bundle):
