@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,16 +48,6 @@ def _quiet_bare_mode():
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
-    shipped = config.MODELS_DIR / config.DEFAULT_MODEL_VERSION
-    if (shipped / "config.json").is_file() and not os.environ.get("CARDIOLENS_TEST_RANDOM_MODEL"):
-        return shipped
-    from tests.pages.conftest import _random_bundle
-
-    return _random_bundle(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

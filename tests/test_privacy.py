@@ -139,16 +139,6 @@ def private_tmp(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
-    shipped = config.MODELS_DIR / config.DEFAULT_MODEL_VERSION
-    if (shipped / "config.json").is_file() and not os.environ.get("CARDIOLENS_TEST_RANDOM_MODEL"):
-        return shipped
-    from tests.pages.conftest import _random_bundle
-
-    return _random_bundle(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
 def models(bundle_dir):
     from core.models import load_bundle
     from core.text import load_text_encoder

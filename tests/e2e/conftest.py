@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from core import config
-from tests.pages.conftest import bundle_dir  # noqa: F401 - the same model fixture as the page tests
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
