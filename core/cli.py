@@ -76,15 +76,20 @@ def cmd_score(args) -> int:
     files = expand_paths(args.paths)
     note = _note_text(args.note)
     bundle = load_bundle(args.model)
-    text_encoder = None
-    if note is not None:
+    want_json = bool(args.out and args.out.endswith(".json"))
+    text_encoder, prompts = None, None
+    if note is not None or want_json:  # BERT once per run: the fused head, or JSON zero-shot and attention
         from core.text import load_text_encoder
 
         text_encoder = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    if want_json:
+        from core import config, zeroshot
+
+        prompts = zeroshot.load_prompts(args.prompts or config.DEFAULT_PROMPT_BANK)
     rows, records = [], []
     for f in _progress(files, "scoring"):
         record = _read(f, args.fs)
-        case = analyse_case(record, note, bundle, text_encoder)
+        case = analyse_case(record, note, bundle, text_encoder if note is not None else None)
         t = case.table
         df = pd.DataFrame({"record": record.name, "sample": t["sample"].astype(int), "time_s": t["time_s"].round(4),
                            "p_abnormal": t["p_abnormal"].round(6), "predicted": t["predicted"].astype(int),
@@ -92,16 +97,16 @@ def cmd_score(args) -> int:
         if "ref_symbol" in t:
             df["ref_symbol"] = t["ref_symbol"].to_numpy()
         rows.append(df)
-        if args.out and args.out.endswith(".json"):
-            records.append(_case_json(case, df, args, bundle, text_encoder))
+        if want_json:
+            records.append(_case_json(case, df, bundle, text_encoder, prompts))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     _write(out, records, args.out)
     return 0
 
 
-def _case_json(case, df, args, bundle, text_encoder) -> dict:
+def _case_json(case, df, bundle, text_encoder, prompts) -> dict:
     """Record verdict, beats, zero-shot scores and explanations for the JSON output."""
-    from core import config
+    from core import explain, zeroshot
 
     entry = {
         "record": case.record.name, "fs": case.record.fs, "leads": case.beats.lead_names, "model_version": case.model_version,
@@ -109,23 +114,14 @@ def _case_json(case, df, args, bundle, text_encoder) -> dict:
         "agreement": case.agreement, "notices": case.notices, "n_beats": len(df), "n_flagged": case.n_flagged,
         "beats": json.loads(df.to_json(orient="records")),
     }
-    try:
-        from core import explain, zeroshot
-        from core.text import load_text_encoder
-
-        te = text_encoder or load_text_encoder(bundle.config.text_model, bundle.config.pooling)
-        prompts = zeroshot.load_prompts(args.prompts or config.DEFAULT_PROMPT_BANK)
-        zs = zeroshot.score_case(case, prompts, bundle, te)
-        entry["zeroshot_record"] = zs.record_probs.to_dict()
-        if len(df):
-            top = int(np.nanargmax(case.table["p_abnormal"].to_numpy()))
-            ex = explain.shap_features(case, bundle, top)
-            entry["explanation_top_beat"] = {"beat_index": top, "base_value": ex.base_value, "prediction": ex.prediction,
-                                             "shap": json.loads(ex.to_frame().to_json(orient="records"))}
-        if case.note is not None:
-            entry["note_attention"] = json.loads(explain.note_attention(case.note.text, te).to_json(orient="records"))
-    except ImportError:  # explanations module not installed in this build
-        pass
+    entry["zeroshot_record"] = zeroshot.score_case(case, prompts, bundle, text_encoder).record_probs.to_dict()
+    if len(df):
+        top = int(np.nanargmax(case.table["p_abnormal"].to_numpy()))
+        ex = explain.shap_features(case, bundle, top)
+        entry["explanation_top_beat"] = {"beat_index": top, "base_value": ex.base_value, "prediction": ex.prediction,
+                                         "shap": json.loads(ex.to_frame().to_json(orient="records"))}
+    if case.note is not None:
+        entry["note_attention"] = json.loads(explain.note_attention(case.note.text, text_encoder).to_json(orient="records"))
     return entry
 
 
