@@ -115,7 +115,7 @@ def _note(case, bundle, ex) -> None:
         st.markdown("**Integrated gradients** (effect on the fused probability)")
         grad = on_demand((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc),
                          "Compute integrated gradients for the note",
-                         "Integrated gradients run BERT 32 times: about 20 s on a 2-core machine.")
+                         "Integrated gradients run BERT 16 times (forward and backward): a few seconds on a 2-core machine.")
         if grad is None:
             return
         st.markdown(note_highlight_html(note, grad, "normalised", color="213,94,0"), unsafe_allow_html=True)
