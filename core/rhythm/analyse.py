@@ -1,0 +1,134 @@
+"""One entry point: the rhythm reading of a record from its beat sequence (plain arrays, one entry per beat).
+
+Order of the reading: unreadable stretches, paced rhythm, atrial fibrillation, ectopic runs and patterns,
+pauses, first-degree AV block, then sinus rhythm with its rate over what is left; beat labels are then put
+in the rhythm's context (``core.rhythm.context``) and the statements written (``core.rhythm.statements``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.rhythm.af import detect_af
+from core.rhythm.conduction import detect_av_block_1
+from core.rhythm.context import adjust_for_rhythm
+from core.rhythm.episodes import Episode
+from core.rhythm.origin import classify_origin
+from core.rhythm.pacing import detect_paced
+from core.rhythm.pauses import detect_pauses
+from core.rhythm.runs import detect_runs
+from core.rhythm.sinus import classify_sinus
+from core.rhythm.statements import write_statements
+
+__all__ = ["RhythmResult", "analyse_rhythm"]
+
+
+@dataclass
+class RhythmResult:
+    """Rhythm reading of one record.
+
+    ``episodes`` sorted by start (s); ``statements`` clinically ordered; ``abnormal`` the record verdict;
+    ``mean_rate_bpm`` over the whole record and ``rates_bpm`` per underlying rhythm kind; ``beat_class`` the
+    per-beat classes after the rhythm context ('N','S','V','Q','U'), ``p_abnormal`` likewise (None when not
+    given), ``context_reason`` per beat ('' where unchanged); ``origin_source`` 'classifier' or 'timing'
+    (derived by ``core.rhythm.origin`` from RR and QRS)."""
+
+    episodes: list[Episode]
+    statements: list[str]
+    abnormal: bool
+    mean_rate_bpm: float
+    rates_bpm: dict[str, float] = field(default_factory=dict)
+    beat_class: np.ndarray | None = None
+    p_abnormal: np.ndarray | None = None
+    context_reason: np.ndarray | None = None
+    origin_source: str = "timing"
+    n_confident_abnormal: int = 0
+
+
+def _opt(x, n: int, name: str, dtype=float):
+    if x is None:
+        return None
+    a = np.asarray(x, dtype=dtype)
+    if a.shape != (n,):
+        raise ValueError(f"{name} has {a.shape[0] if a.ndim else 0} entries but there are {n} beats")
+    return a
+
+
+def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.ndarray:
+    m = np.zeros(len(t), bool)
+    for e in eps:
+        if e.kind in kinds:
+            m |= (t >= e.start_s) & (t <= e.end_s)
+    return m
+
+
+def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
+                   p_amp_mv=None, qrs_ms=None, paced=None, unreadable=None, fs: float | None = None, *,
+                   qrs_amp_mv=None, p_s=None, p_threshold: float = 0.5) -> RhythmResult:
+    """Read the rhythm of one record.
+
+    ``beat_time_s`` R-peak times (s, increasing); ``duration_s`` record length (s; default last beat);
+    ``beat_class`` predicted 'N','S','V','Q','U' per beat (None: derived from timing and QRS width);
+    ``p_abnormal`` per-beat abnormality probability and ``p_threshold`` the caller's confident-abnormal
+    threshold; ``pr_ms``, ``qrs_ms`` in ms, ``p_amp_mv`` / ``qrs_amp_mv`` in mV (NaN where not found);
+    ``paced`` bool per beat; ``unreadable`` [(start_s, end_s)] of noise or ventricular flutter/fibrillation;
+    ``fs`` (Hz) is accepted for provenance only (all inputs are already in s/ms); ``p_s`` optional P(S).
+    """
+    t = np.asarray(beat_time_s, float).ravel()
+    if t.size and (not np.isfinite(t).all() or np.any(np.diff(t) <= 0)):
+        raise ValueError("beat_time_s must be finite and strictly increasing (seconds)")
+    n = len(t)
+    dur = float(duration_s) if duration_s is not None else (float(t[-1]) if n else 0.0)
+    cls = _opt(beat_class, n, "beat_class", dtype=object)
+    p = _opt(p_abnormal, n, "p_abnormal")
+    pr, pa, q = _opt(pr_ms, n, "pr_ms"), _opt(p_amp_mv, n, "p_amp_mv"), _opt(qrs_ms, n, "qrs_ms")
+    qa, pc = _opt(qrs_amp_mv, n, "qrs_amp_mv"), _opt(paced, n, "paced", dtype=bool)
+    ps = _opt(p_s, n, "p_s")
+    bad = sorted((float(a), float(b)) for a, b in (unreadable or []) if b > a)
+    episodes: list[Episode] = [Episode("UNREADABLE", a, b, 1.0, "noise or ventricular flutter/fibrillation")
+                               for a, b in bad]
+    if n < 3:
+        st, ab = write_statements(episodes, t, dur)
+        return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p)
+    if cls is not None:
+        origin = np.array([c if c in ("N", "S", "V") else "Q" for c in cls], dtype="<U1")
+        source = "classifier"
+    else:
+        origin = classify_origin(t, q, qa)
+        source = "timing"
+    unread = _inside(t, episodes, ("UNREADABLE",))
+    if cls is not None:
+        unread |= np.isin(cls.astype(str), ["U"])
+    episodes += detect_paced(t, pc)
+    paced_m = _inside(t, episodes, ("PACED",))
+    episodes += detect_af(t, origin, pr, pa, exclude=unread | paced_m)
+    af_m = _inside(t, episodes, ("AF", "AFL"))
+    runs = detect_runs(t, np.where(unread, "Q", origin), exclude_svt=af_m | paced_m)
+    episodes += runs
+    episodes += detect_pauses(t, unreadable=bad)
+    episodes += detect_av_block_1(t, pr, origin, exclude=af_m | paced_m | unread)
+    other = unread | paced_m | af_m | _inside(t, episodes, ("VT", "SVT"))
+    episodes += classify_sinus(t, origin, exclude=other)
+    episodes.sort(key=lambda e: (e.start_s, e.kind))
+    adj = adjust_for_rhythm(t, episodes, cls if cls is not None else None, p, ps)
+    eff = adj.beat_class if adj.beat_class is not None else origin.astype(object)
+    if cls is None:
+        eff = eff.copy()
+        eff[af_m & (eff == "S")] = "N"  # same context rule for the derived origin
+    in_run = _inside(t, episodes, ("VT", "SVT"))
+    n_s = int(((eff == "S") & ~in_run & ~unread).sum())
+    n_v = int(((eff == "V") & ~in_run & ~unread).sum())
+    if adj.p_abnormal is not None:
+        n_conf = int((adj.p_abnormal[~unread] >= p_threshold).sum())
+    else:
+        n_conf = n_s + n_v  # no probabilities: every counted ectopic beat is the evidence
+    st, ab = write_statements(episodes, t, dur, n_atrial_premature=n_s, n_ventricular_premature=n_v,
+                              n_confident_abnormal=n_conf)
+    rates = {}
+    for k in ("SR", "SBR", "STACH", "AF", "AFL", "PACED"):
+        sel = _inside(t, episodes, (k,))
+        if sel.sum() > 1:
+            rates[k] = float(60.0 / np.median(np.diff(t)[sel[1:] & sel[:-1]])) if (sel[1:] & sel[:-1]).any() else float("nan")
+    mean_rate = 60.0 * (n - 1) / (t[-1] - t[0]) if t[-1] > t[0] else float("nan")
+    return RhythmResult(episodes, st, ab, float(mean_rate), rates, eff, adj.p_abnormal, adj.reason, source, n_conf)

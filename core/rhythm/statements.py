@@ -1,0 +1,76 @@
+"""The record verdict as a short, clinically ordered statement list: the underlying rhythm(s) with rate and
+share of the recording first, then tachycardia runs, conduction, pauses, ectopic patterns, ectopic beat
+counts, and unreadable time last -- the order of a Holter summary (e.g. Kennedy 2004, Holter report
+conventions; the 'rhythm, then conduction, then ectopy' reading order of the AHA/ACC/HRS 2009 statements).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.rhythm.episodes import ABNORMAL_KINDS, RHYTHM_NAMES, Episode
+
+__all__ = ["write_statements"]
+
+_UNDERLYING = ("AF", "AFL", "PACED", "SR", "SBR", "STACH")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _rate(t: np.ndarray, eps: list[Episode]) -> float:
+    """Mean ventricular rate (bpm) over beats inside the episodes: beats / time between first and last."""
+    beats = sum(int(((t >= e.start_s) & (t <= e.end_s)).sum()) - 1 for e in eps)
+    secs = sum(e.duration_s for e in eps)
+    return 60.0 * beats / secs if secs > 0 else float("nan")
+
+
+def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_s: float, *,
+                     n_atrial_premature: int = 0, n_ventricular_premature: int = 0,
+                     n_confident_abnormal: int = 0) -> tuple[list[str], bool]:
+    """(statements, abnormal). ``duration_s`` is the recording length (s); counts are beats outside runs.
+    Abnormal when any episode is of an abnormal kind (``ABNORMAL_KINDS``) or at least one beat is
+    confidently abnormal (``n_confident_abnormal``, counted by the caller)."""
+    t = np.asarray(beat_time_s, float)
+    dur = max(float(duration_s), 1e-9)
+    by = {k: [e for e in episodes if e.kind == k] for k in RHYTHM_NAMES}
+    out: list[str] = []
+    under = sorted((k for k in _UNDERLYING if by[k]), key=lambda k: -sum(e.duration_s for e in by[k]))
+    covered = sum(e.duration_s for k in under for e in by[k])
+    for k in under:
+        share = 100.0 * sum(e.duration_s for e in by[k]) / dur
+        rate = _rate(t, by[k])
+        text = RHYTHM_NAMES[k]
+        if k in ("AF", "AFL"):
+            text += f", mean ventricular rate {rate:.0f} bpm"
+        elif np.isfinite(rate):
+            text += f" {rate:.0f} bpm"
+        if len(under) > 1 or covered < 0.9 * dur:
+            text += f", {share:.0f} % of the recording"
+        out.append(text)
+    for k in ("VT", "SVT"):
+        if by[k]:
+            longest = max(by[k], key=lambda e: e.duration_s)
+            out.append(f"{RHYTHM_NAMES[k]}: {_plural(len(by[k]), 'run')}, longest {longest.detail}")
+    if by["AVB1"]:
+        out.append(f"{RHYTHM_NAMES['AVB1']} ({by['AVB1'][0].detail})")
+    if by["PAUSE"]:
+        longest = max(e.duration_s for e in by["PAUSE"])
+        out.append(f"{_plural(len(by['PAUSE']), 'pause')} of 2 s or more, longest {longest:.1f} s")
+    for k in ("BIGEMINY", "TRIGEMINY"):
+        if by[k]:
+            origin = "Ventricular" if sum("ventricular," in e.detail for e in by[k]) * 2 >= len(by[k]) else "Atrial"
+            share = 100.0 * sum(e.duration_s for e in by[k]) / dur
+            out.append(f"{origin} {k.lower()}, {_plural(len(by[k]), 'episode')}, {share:.0f} % of the recording")
+    if n_atrial_premature:
+        out.append(_plural(n_atrial_premature, "atrial premature beat"))
+    if n_ventricular_premature:
+        out.append(_plural(n_ventricular_premature, "ventricular premature beat"))
+    if by["UNREADABLE"]:
+        secs = sum(e.duration_s for e in by["UNREADABLE"])
+        out.append(f"Unreadable signal {secs:.0f} s ({100 * secs / dur:.0f} %): noise or possible ventricular "
+                   "flutter/fibrillation, review the trace")
+    if not out:
+        out.append("Rhythm not determined (too few beats)")
+    abnormal = any(e.kind in ABNORMAL_KINDS for e in episodes) or n_confident_abnormal > 0
+    return out, bool(abnormal)

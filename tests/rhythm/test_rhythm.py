@@ -1,0 +1,171 @@
+"""Rhythm reading on synthetic beat sequences with known answers, and on real MIT-BIH records (slow)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.rhythm import LABELS, Episode, analyse_rhythm, rhythm_inputs_from_beats
+from core.rhythm.context import adjust_for_rhythm
+from core.rhythm.origin import classify_origin
+from core.rhythm.pauses import detect_pauses
+from core.rhythm.runs import detect_runs
+
+
+def sinus(n, rr=0.8, jitter=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rr + jitter * rng.standard_normal(n))
+
+
+def kinds(res):
+    return {e.kind for e in res.episodes}
+
+
+def test_sinus_rate_classes():
+    for rr, kind, bpm in ((0.8, "SR", 75), (1.2, "SBR", 50), (0.5, "STACH", 120)):
+        t = sinus(300, rr)
+        res = analyse_rhythm(t, t[-1] + rr, pr_ms=np.full(300, 160.0), p_amp_mv=np.full(300, 0.1),
+                             qrs_ms=np.full(300, 90.0))
+        assert kinds(res) == {kind}
+        assert res.statements[0].startswith({"SR": "Sinus rhythm", "SBR": "Sinus bradycardia",
+                                             "STACH": "Sinus tachycardia"}[kind])
+        assert f"{bpm} bpm" in res.statements[0]
+        assert res.abnormal is False
+
+
+def test_af_irregular_without_p():
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.uniform(0.4, 1.0, 400))
+    res = analyse_rhythm(t, t[-1], pr_ms=np.full(400, np.nan), p_amp_mv=np.full(400, np.nan),
+                         qrs_ms=np.full(400, 90.0))
+    af = [e for e in res.episodes if e.kind == "AF"]
+    assert af and sum(e.duration_s for e in af) > 0.9 * (t[-1] - t[0])
+    assert res.statements[0].startswith("Atrial fibrillation, mean ventricular rate")
+    assert res.abnormal
+    assert "atrial premature" not in " ".join(res.statements)  # irregular RR in AF is not S
+
+
+def test_irregular_but_consistent_p_is_not_af():
+    rng = np.random.default_rng(2)
+    t = np.cumsum(rng.uniform(0.6, 1.0, 300))  # e.g. marked sinus arrhythmia with fixed PR
+    res = analyse_rhythm(t, t[-1], pr_ms=np.full(300, 160.0) + rng.normal(0, 5, 300),
+                         p_amp_mv=np.full(300, 0.12), qrs_ms=np.full(300, 90.0))
+    assert "AF" not in kinds(res)
+
+
+def test_vt_run_and_pvc():
+    rr = np.r_[np.full(30, 0.8), 0.45, 0.4, 0.4, 0.4, 0.4, 1.2, np.full(30, 0.8), 0.5, 1.1, np.full(20, 0.8)]
+    t = np.cumsum(rr)
+    q = np.full(len(t), 90.0)
+    q[30:35] = 150.0
+    q[66] = 150.0
+    res = analyse_rhythm(t, t[-1] + 1, qrs_ms=q)
+    vt = [e for e in res.episodes if e.kind == "VT"]
+    assert len(vt) == 1 and vt[0].start_s == pytest.approx(t[30]) and vt[0].end_s == pytest.approx(t[34])
+    assert "1 ventricular premature beat" in res.statements
+    assert res.abnormal
+
+
+def test_bigeminy_pattern():
+    org = np.array(list("NNNN" + "NV" * 6 + "NNNN"))
+    t = np.cumsum(np.where(org == "V", 0.5, 0.9))
+    eps = detect_runs(t, org)
+    assert [e.kind for e in eps] == ["BIGEMINY"] and "ventricular" in eps[0].detail
+
+
+def test_pause_and_unreadable():
+    t = np.r_[sinus(20), sinus(20)[-1] + 3.0 + sinus(20) - 0.8, 0]
+    t = t[:-1]
+    eps = detect_pauses(t)
+    assert len(eps) == 1 and eps[0].duration_s == pytest.approx(3.0, abs=0.05)
+    assert detect_pauses(t, unreadable=[(eps[0].start_s + 0.5, eps[0].start_s + 1.0)]) == []
+
+
+def test_first_degree_av_block():
+    t = sinus(200)
+    res = analyse_rhythm(t, t[-1], pr_ms=np.full(200, 260.0), p_amp_mv=np.full(200, 0.1), qrs_ms=np.full(200, 90.0))
+    assert "AVB1" in kinds(res) and any("First-degree AV block" in s for s in res.statements)
+
+
+def test_paced_flag():
+    t = sinus(100)
+    res = analyse_rhythm(t, t[-1], paced=np.ones(100, bool))
+    assert "PACED" in kinds(res) and res.statements[0].startswith("Paced rhythm")
+
+
+def test_context_af_turns_s_into_n_but_keeps_v():
+    t = np.arange(10.0)
+    eps = [Episode("AF", 2.0, 7.0)]
+    cls = np.array(list("NNSSVNSNNS"), dtype=object)
+    adj = adjust_for_rhythm(t, eps, cls, np.full(10, 0.9))
+    assert list(adj.beat_class) == list("NNNNVNNNNS")
+    assert adj.p_abnormal[4] == 0.9 and adj.p_abnormal[3] <= 0.2 and adj.p_abnormal[9] == 0.9
+    assert adj.n_changed == 3 and "atrial fibrillation" in adj.reason[2] and adj.reason[0] == ""
+
+
+def test_verdict_one_confident_beat_in_10s():
+    t = sinus(12)
+    p = np.full(12, 0.05)
+    assert analyse_rhythm(t, 10.0, p_abnormal=p, beat_class=["N"] * 12).abnormal is False
+    p[5] = 0.95
+    assert analyse_rhythm(t, 10.0, p_abnormal=p, beat_class=["N"] * 12, p_threshold=0.5).abnormal is True
+
+
+def test_origin_premature_wide_is_v():
+    rr = np.r_[np.full(15, 0.8), 0.5, 1.1, np.full(5, 0.8), 0.5, 1.1, np.full(5, 0.8)]
+    t = np.cumsum(rr)
+    q = np.full(len(t), 90.0)
+    q[15] = 150.0
+    o = classify_origin(t, q)
+    assert o[15] == "V" and o[22] == "S" and (o[np.r_[0:15, 16:22]] == "N").all()
+
+
+def test_bad_input_messages():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        analyse_rhythm([1.0, 0.5, 2.0])
+    with pytest.raises(ValueError, match="pr_ms has 2 entries"):
+        analyse_rhythm([0.0, 1.0, 2.0], pr_ms=[1, 2])
+    with pytest.raises(ValueError, match="unknown rhythm label"):
+        Episode("XX", 0, 1)
+    with pytest.raises(TypeError, match="rpeaks"):
+        rhythm_inputs_from_beats(object())
+    assert analyse_rhythm([]).statements == ["Rhythm not determined (too few beats)"]
+
+
+def test_adapter_duck_typed():
+    import pandas as pd
+
+    class B:
+        fs = 360.0
+        rpeaks = (sinus(50) * 360).astype(int)
+        features = pd.DataFrame({"pr_ms": np.full(50, 150.0), "p_amp_mv": 0.1, "qrs_ms": 90.0, "qrs_amp_mv": 1.0})
+        vf_episodes = [(3600, 7200)]
+
+    kw = rhythm_inputs_from_beats(B())
+    assert kw["unreadable"] == [(10.0, 20.0)] and kw["qrs_ms"].shape == (50,)
+    res = analyse_rhythm(**kw)
+    assert "UNREADABLE" in kinds(res) and all(e.kind in LABELS for e in res.episodes)
+
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mitdb"
+
+
+def _real(name):
+    beats_mod = pytest.importorskip("core.beats")  # beat extraction may move during the core restructuring
+    from core.io import read_record
+    if not (DATA / f"{name}.hea").exists():
+        pytest.skip("needs ../shared/data/mitdb")
+    b = beats_mod.extract_beats(read_record(str(DATA / f"{name}.hea")))
+    return analyse_rhythm(**rhythm_inputs_from_beats(b))
+
+
+@pytest.mark.slow
+def test_real_201_af_training_record():
+    res = _real("201")  # training record with AF at the start and end
+    af = [e for e in res.episodes if e.kind == "AF"]
+    assert af and af[0].start_s < 30 and sum(e.duration_s for e in af) > 400
+
+
+@pytest.mark.slow
+def test_real_101_sinus():
+    res = _real("101")
+    assert not {"AF", "VT"} & kinds(res) and res.statements[0].startswith("Sinus rhythm")
