@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.report import DISCLAIMER
+from core.report.tables import DISCLAIMER
 from pages._common import PAGES, current_case, model_dir
 
 st.set_page_config(page_title="CardioLens", page_icon=":material/monitor_heart:", layout="wide")

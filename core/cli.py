@@ -1,22 +1,29 @@
-"""The command line: ``python -m core score|zeroshot|train|bench``.
+"""The command line: ``python -m core score|zeroshot|train|evaluate|bench`` (also installed as ``cardiolens``).
 
 Contracts relied on from outside (../shared/DESIGN.md):
 - ``score PATH... [--note FILE] [--out OUT.csv|OUT.json]``: CSV one row per detected beat with
   ``record, sample, time_s, p_abnormal, predicted`` (sample at the record's original fs).
 - ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv``: ``record, sample, time_s, <label>...``.
-Any input that cannot be scored: exit status 2 and one line on stderr saying why (no traceback).
+Any input that cannot be scored: exit status 2 and one line on stderr saying why (no traceback); the
+traceback goes to the log (``logging.exception``), so a programming error is never mistaken for bad input.
+Training code (``core.training``) is imported only inside ``train`` and ``evaluate``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-RECORD_SUFFIXES = (".hea", ".csv", ".edf", ".npy", ".zip")
+from core import config
+
+log = logging.getLogger(__name__)
 
 
 class CliError(Exception):
@@ -28,7 +35,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in RECORD_SUFFIXES)
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in config.RECORD_SUFFIXES)
             if not found:
                 raise CliError(f"{p}: no ECG records (.hea, .csv, .edf, .npy, .zip) in this folder")
             out.extend(found)
@@ -70,7 +77,7 @@ def _progress(items, desc: str):
 
 
 def cmd_score(args) -> int:
-    from core.models import load_bundle
+    from core.model.bundle import load_bundle
     from core.predict import analyse_case
 
     files = expand_paths(args.paths)
@@ -79,11 +86,11 @@ def cmd_score(args) -> int:
     want_json = bool(args.out and args.out.endswith(".json"))
     text_encoder, prompts = None, None
     if note is not None or want_json:  # BERT once per run: the fused head, or JSON zero-shot and attention
-        from core.text import load_text_encoder
+        from core.text.encoder import load_text_encoder
 
         text_encoder = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
     if want_json:
-        from core import config, zeroshot
+        from core import zeroshot
 
         prompts = zeroshot.load_prompts(args.prompts or config.DEFAULT_PROMPT_BANK)
     rows, records = [], []
@@ -147,9 +154,9 @@ def _json_default(o):
 
 def cmd_zeroshot(args) -> int:
     from core import zeroshot
-    from core.models import load_bundle
+    from core.model.bundle import load_bundle
     from core.predict import analyse_case
-    from core.text import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
     files = expand_paths(args.paths)
     bundle = load_bundle(args.model)
@@ -170,13 +177,36 @@ def cmd_zeroshot(args) -> int:
 def cmd_train(args) -> int:
     from dataclasses import fields
 
-    from core.train import TrainOptions, run_experiment
+    from core.training.experiment import run_experiment
+    from core.training.loop import TrainOptions
 
     data = Path(args.data)
     if not (data / "RECORDS").is_file():
         raise CliError(f"{data}: not a MIT-BIH folder (no RECORDS file)")
     opts = TrainOptions(**{f.name: getattr(args, f.name) for f in fields(TrainOptions) if getattr(args, f.name, None) is not None})
     run_experiment(data, args.out, opts, version=args.version, ablations=not args.no_ablations)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from core.model.bundle import load_bundle
+    from core.report.tables import metrics_tables_markdown
+    from core.training.evaluate import evaluate_bundle
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise CliError(f"{data}: no such data folder")
+    records = args.records or list(config.TEST_RECORDS)
+    missing = [r for r in records if not (data / f"{r}.hea").is_file()]
+    if missing:
+        raise CliError(f"{data}: no record {', '.join(missing)} (expected <record>.hea there)")
+    bundle = load_bundle(args.model)
+    metrics = evaluate_bundle(bundle, data, records, log=lambda m: print(m, file=sys.stderr))
+    if args.out:
+        p = Path(args.out)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(metrics, indent=2, default=_json_default))
+    print(metrics_tables_markdown(metrics))
     return 0
 
 
@@ -214,25 +244,53 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-ablations", action="store_true")
     t.set_defaults(func=cmd_train)
 
-    sub.add_parser("bench", help="benchmark against the naive pipeline (scripts/bench.py; its --help for options)")
+    e = sub.add_parser("evaluate", parents=[common], help="metrics tables of a shipped bundle on MIT-BIH records, no training")
+    e.add_argument("--data", required=True, help="MIT-BIH folder (e.g. ../shared/data/mitdb)")
+    e.add_argument("--records", nargs="+", help="records to evaluate (default: the test split, DS2 + 107, 217)")
+    e.add_argument("--out", help="metrics JSON to write (default: print the tables only)")
+    e.set_defaults(func=cmd_evaluate)
+
+    sub.add_parser("bench", help="benchmark against the naive pipeline (core/bench.py; `bench --help` for options)")
     return ap
+
+
+def setup_logging() -> None:
+    """Send log records (with tracebacks) to a file, not to stderr, unless the caller configured logging.
+
+    The file is ``$CARDIOLENS_LOG`` or ``<tempdir>/cardiolens-cli.log``; stderr keeps its one-line
+    contract (an unconfigured ``logging.exception`` would print the traceback there).
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    path = os.environ.get("CARDIOLENS_LOG") or str(Path(tempfile.gettempdir()) / "cardiolens-cli.log")
+    try:
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # the benchmark has its own options; argparse would not pass them through
-        from scripts import bench
+        from core import bench
 
         return bench.main(argv[1:])
     args = build_parser().parse_args(argv)
+    setup_logging()
     try:
         return args.func(args)
     except CliError as e:
+        log.exception("`%s` stopped", args.command)
         print(f"error: {e}", file=sys.stderr)
     except (ValueError, FileNotFoundError, OSError) as e:  # RecordReadError, PromptError are ValueErrors
+        log.exception("`%s` could not read its input", args.command)
         print(f"error: {e}", file=sys.stderr)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-    except Exception as e:  # last resort: still one line, never a traceback
+    except Exception as e:  # last resort: one line for the user, the traceback in the log
+        log.exception("unexpected error in `%s`", args.command)
         print(f"error: could not process the input ({type(e).__name__}: {e})", file=sys.stderr)
     return 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = REPO_ROOT / "assets"
 EXAMPLES_DIR = ASSETS_DIR / "examples"
@@ -39,8 +41,21 @@ AAMI_CLASS = {
     "F": "F",
     **dict.fromkeys("/ f Q".split(), "Q"),
 }
+
+
+def aami_of(symbols) -> np.ndarray:
+    """AAMI class of each MIT-BIH beat symbol ('' for a symbol that is not a beat), as an object array."""
+    return np.array([AAMI_CLASS.get(s, "") for s in symbols], dtype=object)
+
+
+#: A detected beat matches a reference beat within this many seconds (150 ms, as in ANSI/AAMI EC57).
+MATCH_TOLERANCE_S = 0.150
+
 #: Binary target of seed 000: N -> 0, S and Q -> 1; V and F kept out of training (zero-shot test).
 BINARY_LABEL = {"N": 0, "S": 1, "Q": 1}
+
+#: File suffixes the CLI and the pages accept as one record.
+RECORD_SUFFIXES = (".hea", ".csv", ".edf", ".npy", ".zip")
 
 #: Upper bound for an uploaded case (bytes); a 30-min two-lead MIT-BIH record is ~2 MB in format 212.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024

@@ -16,11 +16,11 @@ import pandas as pd
 import torch
 
 from core import config
-from core.beats import BeatSet, extract_beats, match_reference
 from core.io import Record
-from core.models import ModelBundle, feature_matrix
-from core.text import MAX_NOTE_TOKENS, TextEncoder
-from core.train import calibrated, predict_logits
+from core.model.bundle import ModelBundle
+from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
+from core.signal.beats import BeatSet, extract_beats, match_annotations
+from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
 
 #: Below this many beats a record verdict is not given (the page says why).
 MIN_BEATS_FOR_VERDICT = 2
@@ -75,15 +75,15 @@ def encode_note(note: str | None, text_encoder: TextEncoder | None) -> NoteInput
 
 
 def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_encoder: TextEncoder | None = None,
-                 beats: BeatSet | None = None) -> CaseResult:
-    """Run the whole pipeline on one record (and optional note)."""
+                 beats: BeatSet | None = None, batch_size: int = 2048) -> CaseResult:
+    """Run the whole pipeline on one record (and optional note); ``batch_size`` beats per model forward."""
     beats = beats if beats is not None else extract_beats(record)
     conf = bundle.config
     note_in = encode_note(note, text_encoder)
     feats = feature_matrix(beats.features, conf.features)
-    # One thread: on 2 shared cores two threads were 3x slower under load (scripts/bench.py).
-    torch.set_num_threads(1)
-    res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector)
+    # One thread: on 2 shared cores two threads were 3x slower under load (core.bench); restored after.
+    with torch_threads(1):
+        res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector, batch_size)
     p_ecg = calibrated(res["ecg"], conf.calibration["ecg"])
     p_fused = calibrated(res["fused"], conf.calibration["fused"]) if note_in else np.full(len(beats), np.nan)
     p_note = calibrated(res["note"], conf.calibration["note"]) if note_in else np.full(len(beats), np.nan)
@@ -96,19 +96,13 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     table["p_abnormal"] = shown
     table["predicted"] = (shown >= thr).astype(int)
     if record.annotations is not None and len(beats):
-        ann = record.annotations
-        is_beat = np.array([s in config.AAMI_CLASS for s in ann.symbol], bool)
-        sym = match_reference(beats.rpeaks, np.asarray(ann.sample)[is_beat],
-                              [s for s, b in zip(ann.symbol, is_beat) if b], int(round(0.15 * record.fs)))
+        sym = match_annotations(beats.rpeaks, record.annotations, record.fs)
         table["ref_symbol"] = sym
-        table["ref_class"] = [config.AAMI_CLASS.get(s, "") for s in sym]
-    p_record = {k: _record_probability(v) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
+        table["ref_class"] = list(config.aami_of(sym))
+    p_record = {k: record_probability(v) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
     p_record["shown"] = p_record[view]
     n = len(beats)
-    if n < MIN_BEATS_FOR_VERDICT:
-        verdict = "not enough beats"
-    else:
-        verdict = "abnormal" if int(table["predicted"].sum()) >= max(3, int(np.ceil(0.01 * n))) else "normal"
+    verdict = record_verdict(table["predicted"].to_numpy())
     agreement = None
     if note_in is not None and n:
         z_note = bundle.model.encode_text(torch.from_numpy(note_in.vector[None].astype(np.float32)))
@@ -122,7 +116,18 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
                       agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices)
 
 
-def _record_probability(p: np.ndarray) -> float:
+def record_verdict(predicted: np.ndarray) -> str:
+    """'abnormal' when at least ``max(3, ceil(1% of beats))`` beats are flagged, else 'normal';
+    'not enough beats' below ``MIN_BEATS_FOR_VERDICT`` beats."""
+    predicted = np.asarray(predicted).astype(int)
+    n = len(predicted)
+    if n < MIN_BEATS_FOR_VERDICT:
+        return "not enough beats"
+    return "abnormal" if int(predicted.sum()) >= max(3, int(np.ceil(0.01 * n))) else "normal"
+
+
+def record_probability(p: np.ndarray) -> float:
+    """Mean of the top 5 % of beat probabilities (at least 3 beats); NaN without a finite probability."""
     p = np.asarray(p, float)
     if len(p) == 0 or np.isnan(p).all():
         return float("nan")

@@ -25,20 +25,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core import config
 
 __all__ = [
     "PromptError",
     "ZeroShotResult",
     "load_prompts",
-    "prompt_embeddings",
     "prompt_vectors",
-    "zero_shot_probs",
     "zero_shot_logits",
+    "label_probs",
+    "score_beats",
     "score_case",
     "score_embeddings",
-    "zero_shot_metrics",
-    "evaluate_zero_shot",
 ]
 
 #: Ways to combine the prompts of one label (see module docstring).
@@ -119,19 +116,6 @@ def prompt_vectors(prompts: pd.DataFrame, bundle, text_encoder) -> np.ndarray:
     return tz.numpy().astype(np.float32)
 
 
-def prompt_embeddings(prompts: pd.DataFrame, bundle, text_encoder) -> tuple[list[str], np.ndarray]:
-    """Labels (order of first appearance) and their unit text vectors ``[L, proj_dim]``.
-
-    Each prompt -> pooled BERT vector -> ``bundle.model.encode_text`` -> L2-normalised; the prompts
-    of one label are averaged and the mean re-normalised (CLIP prompt ensembling, Radford et al. 2021).
-    """
-    labels = list(dict.fromkeys(prompts["label"]))
-    pz = prompt_vectors(prompts, bundle, text_encoder)
-    lab = prompts["label"].to_numpy()
-    label_z = np.stack([pz[lab == name].mean(0) for name in labels])
-    return labels, _unit(label_z)
-
-
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float64)
     return (x / np.clip(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12, None)).astype(np.float32)
@@ -140,18 +124,6 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
-
-
-def zero_shot_probs(z: np.ndarray, label_z: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(cos(z, label_z) / T)`` over labels: ``[n_beats, L]``, each row sums to 1.
-
-    ``z`` ``[n, d]`` ECG embeddings (re-normalised here), ``label_z`` ``[L, d]``, ``temperature`` > 0.
-    """
-    if temperature <= 0:
-        raise ValueError(f"zero_shot_probs: temperature must be > 0, got {temperature}.")
-    z = np.atleast_2d(np.asarray(z, np.float32))
-    cos = _unit(z) @ _unit(label_z).T
-    return _softmax(cos.astype(np.float64) / temperature)
 
 
 def zero_shot_logits(z: np.ndarray, prompt_z: np.ndarray, prompt_labels, labels: list[str], ensemble: str = "mean") -> np.ndarray:
@@ -168,6 +140,27 @@ def zero_shot_logits(z: np.ndarray, prompt_z: np.ndarray, prompt_labels, labels:
         return z @ _unit(np.stack([prompt_z[lab == name].mean(0) for name in labels])).T
     cos = z @ _unit(prompt_z).T
     return np.stack([cos[:, lab == name].max(1) for name in labels], 1)
+
+
+def label_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(logits / T)`` over labels, ``[n_beats, L]``, each row sums to 1 (``T`` > 0)."""
+    if temperature <= 0:
+        raise ValueError(f"label_probs: temperature must be > 0, got {temperature}.")
+    return _softmax(np.asarray(logits).astype(np.float64) / float(temperature))
+
+
+def score_beats(z: np.ndarray, prompts: pd.DataFrame, bundle, text_encoder, ensemble: str = "mean") -> tuple[list[str], np.ndarray]:
+    """The one zero-shot scoring path: labels and ``[n, L]`` probabilities of beat embeddings ``z``.
+
+    Prompts -> unit text vectors (``prompt_vectors``) -> cosine to each beat, combined per label
+    (``zero_shot_logits``) -> softmax at ``bundle.config.zeroshot_temperature`` (``label_probs``).
+    """
+    labels = list(dict.fromkeys(prompts["label"]))
+    if not len(z):
+        return labels, np.zeros((0, len(labels)))
+    pz = prompt_vectors(prompts, bundle, text_encoder)
+    logits = zero_shot_logits(z, pz, prompts["label"].to_numpy(), labels, ensemble)
+    return labels, label_probs(logits, float(bundle.config.zeroshot_temperature))
 
 
 # ---- one case ------------------------------------------------------------------------------------
@@ -191,14 +184,9 @@ class ZeroShotResult:
 def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3,
                      ensemble: str = "mean") -> ZeroShotResult:
     """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s)."""
-    labels = list(dict.fromkeys(prompts["label"]))
-    pz = prompt_vectors(prompts, bundle, text_encoder)
+    labels, probs = score_beats(z, prompts, bundle, text_encoder, ensemble)
     temperature = float(bundle.config.zeroshot_temperature)
     n = len(z)
-    if n:
-        probs = _softmax(zero_shot_logits(z, pz, prompts["label"].to_numpy(), labels, ensemble).astype(np.float64) / temperature)
-    else:
-        probs = np.zeros((0, len(labels)))
     beat = pd.DataFrame({"sample": np.asarray(samples, np.int64), "time_s": np.asarray(times, float)})
     for j, name in enumerate(labels):
         beat[name] = probs[:, j]
@@ -219,74 +207,3 @@ def score_case(case, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3
     Temperature: ``bundle.config.zeroshot_temperature``. See ``ZeroShotResult`` for the tables.
     """
     return score_embeddings(case.z, case.beats.rpeaks, case.beats.time_s, prompts, bundle, text_encoder, top_k, ensemble)
-
-
-# ---- evaluation on MIT-BIH -----------------------------------------------------------------------
-def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y, bool)
-    if y.all() or not y.any():
-        return None
-    return float(roc_auc_score(y, s))
-
-
-def zero_shot_metrics(aami: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
-    """Metrics of ``/work/shared/checks/eval_zs.py`` on beats with AAMI classes ``aami`` and ``probs`` ``[n, L]``.
-
-    Per-class one-vs-rest AUC; ``V_vs_S``: AUC of P(V)/(P(V)+P(S)) among V and S beats (a plain
-    abnormality score gets 0.5 there); ``F_vs_NV``: AUC of P(F)/(P(F)+P(N)+P(V)) among N, V, F beats;
-    5-class accuracy and balanced accuracy of the argmax; ``macro_auc``: mean of the per-class AUCs.
-    """
-    aami = np.asarray(aami, dtype=object)
-    probs = np.asarray(probs, float)
-    res: dict = {"n_beats": int(len(aami)), "class_counts": {c: int((aami == c).sum()) for c in labels}}
-    per_class = {c: _auc(aami == c, probs[:, j]) for j, c in enumerate(labels)}
-    res["auc"] = {c: v for c, v in per_class.items() if v is not None}
-    aucs = list(res["auc"].values())
-    res["macro_auc"] = float(np.mean(aucs)) if aucs else None
-
-    def rel(num: list[str], den: list[str], keep: list[str], pos: str):
-        if not all(c in labels for c in den):
-            return None
-        m = np.isin(aami, keep)
-        d = probs[m][:, [labels.index(c) for c in den]].sum(1)
-        nmr = probs[m][:, [labels.index(c) for c in num]].sum(1)
-        r = np.round(np.divide(nmr, d, out=np.full(d.shape, 0.5), where=d > 0), 6)
-        return _auc(aami[m] == pos, r)
-
-    res["V_vs_S"] = rel(["V"], ["V", "S"], ["V", "S"], "V")
-    res["F_vs_NV"] = rel(["F"], ["F", "N", "V"], ["N", "V", "F"], "F")
-    pred = np.array(labels, dtype=object)[probs.argmax(1)] if len(probs) else np.array([], dtype=object)
-    present = [c for c in labels if (aami == c).any()]
-    res["accuracy"] = float((pred == aami).mean()) if len(aami) else None
-    res["recall"] = {c: float((pred[aami == c] == c).mean()) for c in present}
-    res["balanced_acc"] = float(np.mean(list(res["recall"].values()))) if present else None
-    return res
-
-
-def evaluate_zero_shot(bundle, text_encoder, data_dir, prompts: pd.DataFrame, records=config.TEST_RECORDS,
-                       ensemble: str = "mean", table=None) -> dict:
-    """Zero-shot metrics (see ``zero_shot_metrics``) on the reference beats of MIT-BIH ``records``.
-
-    Beats come from ``core.dataset.build_beat_table(data_dir, records, 'reference')`` (the app's own
-    cleaning and windows at the annotated R-peaks); only beats of the AAMI classes are kept. ``table``
-    may pass an already built ``BeatTable`` to score several prompt sets on the same beats.
-    """
-    from core.dataset import build_beat_table
-    from core.models import feature_matrix
-    from core.train import predict_logits
-
-    if table is None:
-        table = build_beat_table(Path(data_dir), list(records), "reference")
-    aami = table.aami
-    keep = np.isin(table.record, list(records)) & (aami != "")
-    z = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)["z"]
-    labels = list(dict.fromkeys(prompts["label"]))
-    pz = prompt_vectors(prompts, bundle, text_encoder)
-    logits = zero_shot_logits(z, pz, prompts["label"].to_numpy(), labels, ensemble)
-    probs = _softmax(logits.astype(np.float64) / float(bundle.config.zeroshot_temperature))
-    res = zero_shot_metrics(aami[keep], probs, labels)
-    res.update(n_prompts=int(len(prompts)), ensemble=ensemble, temperature=float(bundle.config.zeroshot_temperature),
-               records=list(records))
-    return res

@@ -17,6 +17,7 @@ Environment: ``CARDIOLENS_MODEL_DIR`` names a model bundle folder to load instea
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any, Callable
 
@@ -24,6 +25,8 @@ import numpy as np
 import streamlit as st
 
 from core import config
+
+log = logging.getLogger(__name__)
 
 PAGES = {
     "case": "pages/case.py",
@@ -46,14 +49,14 @@ def model_dir() -> str | None:
 
 @st.cache_resource(show_spinner="Loading the model…")
 def _load_bundle(path: str | None):
-    from core.models import load_bundle
+    from core.model.bundle import load_bundle
 
     return load_bundle(path)
 
 
 @st.cache_resource(show_spinner="Loading the note encoder (BERT)…")
 def _load_text_encoder(name: str, pooling: str):
-    from core.text import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
     return load_text_encoder(name, pooling)
 
@@ -257,8 +260,10 @@ def run_page(body: Callable[[], None]) -> None:
     try:
         body()
     except ModelMissing as exc:
+        log.exception("model missing")
         st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - the page boundary: nothing escapes as a traceback
+        log.exception("page failed")
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         user_facing = type(exc).__name__ in ("RecordReadError", "PromptError")
         if user_facing:

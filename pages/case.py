@@ -1,6 +1,8 @@
 """Case page: choose a bundled example or upload a record, add a note, press Analyse."""
 from __future__ import annotations
 
+import logging
+
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +13,8 @@ from pages._common import (PAGES, ModelMissing, analyse, current_case, example_l
 
 _UPLOAD_TYPES = ["hea", "dat", "atr", "zip", "csv", "tsv", "edf", "npy", "txt"]
 _SOURCES = ("Bundled example", "Upload files")
+
+log = logging.getLogger(__name__)
 
 
 def _on_example_change() -> None:
@@ -48,6 +52,7 @@ def body() -> None:
         get_bundle()
         get_text_encoder()
     except ModelMissing as exc:
+        log.exception("model not loaded")
         st.error(str(exc))
 
     # The note box keeps its text across page switches through a plain (non-widget) copy.
@@ -114,6 +119,7 @@ def body() -> None:
                     record = read_record({f.name: f.getvalue() for f in ecg_files}, fs=fs)
                     label = "upload " + ", ".join(sorted({f.name for f in ecg_files})[:4])
             except RecordReadError as exc:
+                log.exception("upload or example could not be read")
                 st.error(str(exc))
                 record = None
         if record is not None:

@@ -2,14 +2,19 @@
 the note the model read (BERT attention, integrated gradients)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import figures as figs
-from core.report import note_highlight_html, reference_frame, shap_table
+from core.report import figures as figs
+from core.report import figures_explain as xfigs
+from core.report.tables import note_highlight_html, reference_frame, shap_table
 from pages._common import (beat_label, explain_module, get_bundle, get_text_encoder, memo, most_abnormal_beat,
                            on_demand, require_case, run_page, selected_beat, teaching_gate)
+
+log = logging.getLogger(__name__)
 
 
 def _section(title: str, fn, *args) -> None:
@@ -17,8 +22,10 @@ def _section(title: str, fn, *args) -> None:
     try:
         fn(*args)
     except FileNotFoundError as exc:
+        log.exception("%s: not available", title)
         st.info(f"{title} is not available for this model: {exc}")
     except Exception as exc:  # noqa: BLE001 - section boundary
+        log.exception("%s could not be computed", title)
         st.error(f"{title} could not be computed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
                  "Pick another beat or analyse the case again.")
 
@@ -60,7 +67,7 @@ def _beat_view(case, bundle, ex, i: int) -> None:
         assets = ex.explain_assets(bundle)
         if assets is not None and "index" in sim:
             labels = [f"{r.record}:{r.symbol} ({r.aami}), d={r.distance:.2f}" for r in sim.itertuples()]
-            st.plotly_chart(figs.similar_beats(case.beats.windows[i, 0], [assets.index_window[j] for j in sim["index"]], labels),
+            st.plotly_chart(xfigs.similar_beats(case.beats.windows[i, 0], [assets.index_window[j] for j in sim["index"]], labels),
                             width="stretch")
         st.dataframe(sim.drop(columns=["index"], errors="ignore").round(3), hide_index=True, width="stretch")
         st.caption("Nearest training beats (MIT-BIH DS1) in the shared ECG–text space; distance = 1 − cosine. "
@@ -72,7 +79,7 @@ def _shap_beat(case, bundle, ex, i: int) -> None:
     e = memo((st.session_state.get("case_hash"), "shap", i), lambda: ex.shap_features(case, bundle, i))
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figs.shap_waterfall(e.feature_names, e.values, e.base_value, e.data, e.units),
+        st.plotly_chart(xfigs.shap_waterfall(e.feature_names, e.values, e.base_value, e.data, e.units),
                         width="stretch")
     with right:
         st.markdown(f"**base value {e.base_value:.3f} + contributions {np.sum(e.values):+.3f} = "
@@ -92,7 +99,7 @@ def _shap_record(case, bundle, ex) -> None:
         return
     vals = pd.DataFrame(r.values, columns=r.feature_names)
     data = pd.DataFrame(r.data, columns=r.feature_names)
-    st.plotly_chart(figs.shap_summary(vals, data), width="stretch")
+    st.plotly_chart(xfigs.shap_summary(vals, data), width="stretch")
     st.caption(f"{len(r.beat_index)} beats explained (flagged beats first, then a sample of the others).")
 
 
@@ -133,7 +140,7 @@ def _note(case, bundle, ex) -> None:
 def _saliency(case, bundle, ex, i: int) -> None:
     st.subheader("Where on the beat the ECG head looked (integrated gradients)")
     s = memo((st.session_state.get("case_hash"), "saliency", i), lambda: ex.beat_saliency(case, bundle, i))
-    st.plotly_chart(figs.beat_saliency(case.beats.windows[i, 0], s), width="stretch")
+    st.plotly_chart(xfigs.beat_saliency(case.beats.windows[i, 0], s), width="stretch")
     st.caption("Orange band and marker colour: |attribution| of each sample of the 1 s window (R peak at 0 ms), "
                "relative to a flat line.")
 

@@ -8,23 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from core import config
-from core import figures as figs
-from core.report import DISCLAIMER
+from core.report import figures_card as cfigs
+from core.report.tables import DISCLAIMER, METRIC_COLUMNS, ablation_table, view_table, zeroshot_table
 from pages._common import get_bundle, run_page
-
-_METRIC_COLS = {"auc": "AUC", "S_vs_N_auc": "S vs N AUC", "S_sensitivity": "S sensitivity", "S_ppv": "S PPV",
-                "Q_sensitivity": "Q sensitivity", "N_flagged_rate": "N falsely flagged", "f1": "F1", "ece": "ECE",
-                "threshold": "threshold", "n_beats": "beats"}
-
-
-def _metrics_table(reports: dict) -> pd.DataFrame:
-    rows = []
-    for view, rep in reports.items():
-        if view.startswith("_") or not isinstance(rep, dict):
-            continue
-        rows.append({"view": view, **{label: rep.get(k) for k, label in _METRIC_COLS.items()}})
-    return pd.DataFrame(rows)
-
 
 def _section_intended_use() -> None:
     st.subheader("Intended use and limits")
@@ -63,9 +49,8 @@ def _section_metrics(metrics: dict) -> None:
     for name, title in (("reference_peaks", "with reference R-peaks"), ("detected_peaks", "with CardioLens's own beat detector")):
         if name in test:
             st.markdown(f"**Beat classification {title}**")
-            st.dataframe(_metrics_table(test[name]), hide_index=True, width="stretch",
-                         column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                        for c in _METRIC_COLS.values() if c != "beats"})
+            st.dataframe(view_table(test[name]), hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in METRIC_COLUMNS.values()})
             match = test[name].get("_matching")
             if match:
                 st.caption(f"Detector: {match.get('detected_beats')} beats detected, "
@@ -75,9 +60,7 @@ def _section_metrics(metrics: dict) -> None:
     abl = metrics.get("ablations")
     if abl:
         st.markdown("**Ablations** (same data and seed; threshold-free)")
-        rows = [{"variant": k, **{f"{h} {m}": v.get(h, {}).get(m) for h in ("ecg_only", "fused (header note)")
-                                  for m in ("auc", "S_vs_N_auc")}} for k, v in abl.items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(ablation_table(abl), hide_index=True, width="stretch")
 
 
 def _section_curves(metrics: dict) -> None:
@@ -92,14 +75,14 @@ def _section_curves(metrics: dict) -> None:
     with c1:
         st.markdown("**ROC (abnormal vs normal beats)**")
         if curves:
-            st.plotly_chart(figs.roc_curve(curves, aucs), width="stretch")
+            st.plotly_chart(cfigs.roc_curve(curves, aucs), width="stretch")
         else:
             st.caption("No ROC points in metrics.json.")
     with c2:
         st.markdown("**Calibration (ECG only)**")
         cal = metrics.get("calibration_ecg_only")
         if cal:
-            st.plotly_chart(figs.calibration_curve(pd.DataFrame(cal)), width="stretch")
+            st.plotly_chart(cfigs.calibration_curve(pd.DataFrame(cal)), width="stretch")
         else:
             st.caption("No calibration bins in metrics.json.")
     c3, c4 = st.columns(2)
@@ -107,7 +90,7 @@ def _section_curves(metrics: dict) -> None:
         st.markdown("**Confusion matrix (ECG only, reference R-peaks)**")
         conf = test.get("ecg_only", {}).get("confusion")
         if conf:
-            st.plotly_chart(figs.confusion_heatmap(conf, ["normal (N)", "abnormal (S, Q)"], ["normal", "abnormal"]),
+            st.plotly_chart(cfigs.confusion_heatmap(conf, ["normal (N)", "abnormal (S, Q)"], ["normal", "abnormal"]),
                             width="stretch")
         else:
             st.caption("No confusion matrix in metrics.json.")
@@ -116,7 +99,7 @@ def _section_curves(metrics: dict) -> None:
         per = metrics.get("per_record_ecg_only")
         if per:
             df = pd.DataFrame(per)
-            st.plotly_chart(figs.per_record_errors(df), width="stretch")
+            st.plotly_chart(cfigs.per_record_errors(df), width="stretch")
             with st.expander("Per-record table"):
                 st.dataframe(df, hide_index=True, width="stretch")
         else:
@@ -134,27 +117,12 @@ def _section_zeroshot(bundle) -> None:
     if table is None:
         st.json(zs, expanded=False)
         return
-    st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                        for c in table.columns if c != "beats"})
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
+                                if c not in ("beats", "prompts / ensemble")})
     st.caption(f"Records: {', '.join(map(str, zs.get('records', []))) or 'n/a'}; temperature "
                f"{zs.get('temperature', 'n/a')}. V vs S: AUC of P(V)/(P(V)+P(S)) among V and S beats (0.5 = chance); "
                "F vs N+V likewise. Rows: prompt set (all, names only, descriptions only) / prompt ensembling.")
-
-
-def zeroshot_table(zs: dict) -> pd.DataFrame | None:
-    """One row per 'prompt set/ensemble' of ``zeroshot.json``; None when the file has another shape."""
-    results = zs.get("results")
-    if not isinstance(results, dict) or not results:
-        return None
-    rows = {}
-    for name, r in results.items():
-        if not isinstance(r, dict):
-            return None
-        row = {k: r.get(k) for k in ("macro_auc", "V_vs_S", "F_vs_NV", "accuracy", "balanced_acc")}
-        row.update({f"AUC {c}": v for c, v in (r.get("auc") or {}).items()})
-        row["beats"] = r.get("n_beats")
-        rows[name] = row
-    return pd.DataFrame(rows).T
 
 
 def body() -> None:

@@ -1,6 +1,8 @@
 """Predictions page: record verdict, ECG-only / note-only / fused heads, per-beat table, zero-shot."""
 from __future__ import annotations
 
+import logging
+
 import hashlib
 
 import numpy as np
@@ -8,12 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from core import config
-from core import figures as figs
-from core.report import beat_table, reference_confusion
+from core.report import figures as figs
+from core.report.tables import beat_table, reference_confusion
 from pages._common import (beat_label, get_bundle, get_text_encoder, memo, require_case, run_page, selected_beat,
                            teaching_gate)
 
 _PROMPT_COLUMNS = ["label", "prompt", "kind", "source"]
+
+log = logging.getLogger(__name__)
 
 
 def _disagreement(case, thresholds: dict) -> str | None:
@@ -141,6 +145,7 @@ def _zeroshot(case, bundle) -> None:
     try:
         prompts = load_prompts(edited)
     except PromptError as exc:
+        log.exception("prompt table refused")
         st.error(str(exc))
         return
     enc = get_text_encoder()

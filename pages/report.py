@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import streamlit as st
 
-from core.report import case_report_html
+from core.report.html import case_report_html
 from pages._common import (explain_module, get_bundle, get_text_encoder, memo, memo_get, require_case, run_page,
                            selected_beat, teaching_on)
 
+log = logging.getLogger(__name__)
 
-def _optional(fn):
-    """A part of the report that may be missing (e.g. no explain assets): None instead of an error."""
+
+def _optional(name: str, fn, omitted: dict[str, str]):
+    """A part of the report that may be missing (e.g. no explain assets): None, with the reason recorded
+    in ``omitted`` (the report says "<name> omitted: <reason>") and the traceback logged."""
     try:
         return fn()
-    except Exception:  # noqa: BLE001 - the report is still useful without this part
+    except Exception as exc:  # noqa: BLE001 - the report is still useful without this part
+        log.exception("report section %s omitted", name)
+        omitted[name] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}"
         return None
 
 
@@ -38,18 +44,21 @@ def body() -> None:
     with st.spinner("Building the report…"):
         ex = explain_module()
         expl = sal = att = grad = None
-        if ex is not None and i is not None:
-            expl = _optional(lambda: memo((h, "shap", i), lambda: ex.shap_features(case, bundle, i)))
-            sal = _optional(lambda: memo((h, "saliency", i), lambda: ex.beat_saliency(case, bundle, i)))
+        omitted: dict[str, str] = {}
+        if ex is None:
+            omitted["explanations"] = "core.explain is not available in this build"
+        elif i is not None:
+            expl = _optional("SHAP explanation", lambda: memo((h, "shap", i), lambda: ex.shap_features(case, bundle, i)), omitted)
+            sal = _optional("beat saliency", lambda: memo((h, "saliency", i), lambda: ex.beat_saliency(case, bundle, i)), omitted)
             if case.note is not None and note.strip():
                 enc = get_text_encoder()
-                att = _optional(lambda: memo((h, "attention"), lambda: ex.note_attention(note, enc)))
+                att = _optional("note attention", lambda: memo((h, "attention"), lambda: ex.note_attention(note, enc)), omitted)
                 grad = memo_get((h, "gradients"))  # only when already computed on Explanations (slow)
         zs = _last_zeroshot(h)
         html_text = case_report_html(case, note=note, explanation=expl, beat_index=i, attention=att, gradients=grad,
                                      saliency=sal, zeroshot=zs, user_read=reads.get(h),
                                      source_label=st.session_state.get("case_label"),
-                                     thresholds=bundle.config.thresholds)
+                                     thresholds=bundle.config.thresholds, omitted=omitted)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
     fname = f"cardiolens_{re.sub(r'[^A-Za-z0-9_-]+', '_', case.record.name)}_{stamp}.html"
     st.download_button("Download the HTML report", data=html_text.encode("utf-8"), file_name=fname, mime="text/html",

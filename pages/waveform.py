@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import figures as figs
-from core.report import STRIP_S, reference_frame, strip_window
+from core.report import figures as figs
+from core.report.tables import STRIP_S, reference_frame, strip_window
 from pages._common import beat_label, require_case, run_page, selected_beat, teaching_on
 
 _STEP_S = 0.5

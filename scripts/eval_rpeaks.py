@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.signal import detect_rpeaks, detect_vf_episodes, ecg_clean  # noqa: E402
+from core.signal.peaks import detect_rpeaks
+from core.signal.vf import detect_vf_episodes
+from core.signal.clean import ecg_clean
 
 BEAT_SYMBOLS = frozenset("N L R e j A a J S V E F / f Q".split())
 PACED = frozenset({"102", "104", "107", "217"})

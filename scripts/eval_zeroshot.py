@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import config  # noqa: E402
+from core import config
 
 
 def main(argv=None) -> int:
@@ -31,10 +30,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ensembles", nargs="*", default=["mean", "max"], choices=["mean", "max"])
     args = ap.parse_args(argv)
 
-    from core.dataset import build_beat_table
-    from core.models import load_bundle
-    from core.text import load_text_encoder
-    from core.zeroshot import PromptError, evaluate_zero_shot, load_prompts
+    from core.training.dataset import build_beat_table
+    from core.model.bundle import load_bundle
+    from core.text.encoder import load_text_encoder
+    from core.zeroshot import PromptError, load_prompts
+    from core.training.evaluate import evaluate_zero_shot
 
     try:
         bank = load_prompts(args.prompts)

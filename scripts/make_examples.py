@@ -27,7 +27,6 @@ import argparse
 import collections
 import json
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,8 +34,7 @@ from typing import Callable
 import numpy as np
 import wfdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from core import config  # noqa: E402
+from core import config
 
 AAMI_LABELS = ("N", "S", "V", "F", "Q")
 SCAN_STEP_S = 10

@@ -51,8 +51,10 @@ def _random_bundle(folder: Path) -> Path:
     """A randomly initialised model with metrics.json and explain_assets.npz shaped like a trained one."""
     import torch
 
-    from core import evaluate as ev
-    from core.models import CardioLensModel, ModelConfig, save_bundle
+    from core.training import metrics as ev
+    from core.model.nets import CardioLensModel
+    from core.model.config import ModelConfig
+    from core.model.bundle import save_bundle
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -72,7 +74,7 @@ def _random_bundle(folder: Path) -> Path:
         "train_class_counts": {"N": 100, "S": 20, "Q": 10},
     }
     save_bundle(model, folder, metrics)
-    from core.zeroshot import zero_shot_metrics
+    from core.training.metrics import zero_shot_metrics
 
     labels = ["N", "S", "V", "F", "Q"]
     probs = rng.dirichlet(np.ones(5), 400)

@@ -14,13 +14,16 @@ import pytest
 import torch
 
 from core import config, explain
-from core.beats import extract_beats
-from core.features import FEATURE_UNITS
+from core.signal.beats import extract_beats
+from core.signal.features import FEATURE_UNITS
 from core.io import Record, read_record
-from core.models import MODEL_FEATURES, CardioLensModel, ModelConfig, feature_matrix, load_bundle, save_bundle
+from core.model.config import MODEL_FEATURES, ModelConfig
+from core.model.nets import CardioLensModel
+from core.model.inference import feature_matrix
+from core.model.bundle import load_bundle, save_bundle
 from core.predict import analyse_case
-from core.text import load_text_encoder
-from core.train import predict_logits
+from core.text.encoder import load_text_encoder
+from core.model.inference import predict_logits
 
 SHORT = config.EXAMPLES_DIR / "short_10s_csv"
 SHIPPED = config.MODELS_DIR / "v1"
@@ -172,6 +175,8 @@ def test_note_attention_long_note_is_truncated(text_encoder):
 
 
 def test_note_gradients_words_and_completeness(case, bundle, text_encoder):
+    from core.explain.note import _note_target
+
     # IG's integrand jumps at every ReLU kink of the heads along the path, so the Riemann error falls
     # only ~1/n_steps: 64 steps on a short note keeps the test fast and the error well under 10 %.
     g = explain.note_gradients(SHORT_NOTE, case, bundle, text_encoder, n_steps=64, drop_punctuation=False)
@@ -182,7 +187,7 @@ def test_note_gradients_words_and_completeness(case, bundle, text_encoder):
     assert abs(g["attribution"].sum() - diff) <= max(0.1 * abs(diff), 1e-4)
     assert g["normalised"].sum() == pytest.approx(1.0, abs=1e-6)
     assert set(g["sign"]) <= {-1, 0, 1}
-    assert g.attrs["p"] == pytest.approx(explain._note_target(case, bundle)(
+    assert g.attrs["p"] == pytest.approx(_note_target(case, bundle)(
         torch.from_numpy(text_encoder.embed([SHORT_NOTE]))).item(), abs=1e-5)
 
 
@@ -223,9 +228,12 @@ def test_similar_cases_beats_and_records(case, bundle):
 
 
 def test_deletion_tests(case, bundle, text_encoder):
-    res = explain.deletion_test(case, bundle, k=3, n_random=5, max_beats=4)
-    assert res["n_beats"] == 4 and np.isfinite(res["delta_top_k"]) and np.isfinite(res["delta_random"])
+    res = explain.deletion_test(case, bundle, k=3, n_random=10, max_beats=8)
+    assert res["n_beats"] == 8 and np.isfinite(res["delta_top_k"]) and np.isfinite(res["delta_random"])
     assert 0 <= res["delta_top_k"] <= 1
+    # faithfulness (Samek et al. 2017): deleting the 3 features SHAP ranks highest moves the output more
+    # than deleting 3 random ones
+    assert res["delta_top_k"] > res["delta_random"], res
     nd = explain.note_deletion_test(CLINICAL_NOTE, case, bundle, text_encoder, k=2, n_random=2, n_steps=8)
     assert len(nd["words_attention"]) == 2 and len(nd["words_gradient"]) == 2
     assert all(0 <= nd[k] <= 1 for k in ("delta_attention", "delta_gradient", "delta_random"))

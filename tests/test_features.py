@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 
 from core import config
-from core.features import (
+from core.signal.features import (
     FEATURE_DESCRIPTIONS,
     FEATURE_UNITS,
     RECORD_FEATURE_DESCRIPTIONS,
     beat_features,
-    delineate_beats,
     record_features,
 )
+from core.signal.delineate import delineate_beats
 
 COLUMNS = [
     "rr_pre_ms", "rr_post_ms", "rr_local_ms", "rr_record_ms", "rr_pre_local_ratio",

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import figures as figs
+from core.report import figures as figs
+from core.report import figures_explain as xfigs
 from core.io import read_record
 
 
@@ -63,7 +64,7 @@ def test_downsample_minmax_keeps_extremes(nsr):
 def test_shap_waterfall_total_is_base_plus_contributions():
     names = [f"f{i}" for i in range(14)]
     vals = np.linspace(-0.05, 0.08, 14)
-    fig = figs.shap_waterfall(names, vals, 0.3, data=np.arange(14.0), units=["ms"] * 14, max_features=5)
+    fig = xfigs.shap_waterfall(names, vals, 0.3, data=np.arange(14.0), units=["ms"] * 14, max_features=5)
     w = fig.data[0]
     assert list(w.measure)[0] == "absolute" and list(w.measure)[-1] == "total"
     assert w.x[0] == pytest.approx(0.3)

@@ -14,7 +14,8 @@ import pytest
 
 from core import config
 from core import io as cio
-from core.io import Annotations, Record, RecordReadError, read_record, resample, resample_record, select_lead
+from core.io import Annotations, Record, RecordReadError, read_record
+from core.signal.resample import resample, resample_record, select_lead
 
 BAD = Path(__file__).parent / "data" / "bad_inputs"
 
@@ -169,7 +170,7 @@ def test_upload_mapping_equals_path_and_leaves_no_files(excerpt, wfdb_files, tmp
         made.append(d.name)
         return d
 
-    monkeypatch.setattr(cio.tempfile, "TemporaryDirectory", spy)
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", spy)
     from_upload = read_record(wfdb_files)
     _same(from_path, from_upload)
     assert len(from_upload.annotations) == len(excerpt.annotations) > 20 and from_upload.name == "ex100"

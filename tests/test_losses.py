@@ -1,7 +1,7 @@
 """Losses: each option of TrainOptions has a test that it is finite, differentiable and does what it says."""
 import torch
 
-from core import losses
+from core.training import losses
 
 
 def _pair(b=8, d=16, seed=0):

@@ -7,19 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from core.notes import (
-    BEAT_NAMES,
-    BEAT_ORIGIN,
-    RHYTHM_NAMES,
-    SYNONYMS,
-    PatientInfo,
-    beat_attributes,
-    beat_finding,
-    header_note,
-    parse_header_comments,
-    record_note,
-    rhythm_note,
-)
+from core.text.findings import BEAT_NAMES, BEAT_ORIGIN, SYNONYMS, beat_attributes, beat_finding
+from core.text.notes import RHYTHM_NAMES, PatientInfo, header_note, parse_header_comments, record_note, rhythm_note
 
 RHYTHM_WORDS = re.compile(
     r"rhythm|sinus|fibrillation|flutter|bigeminy|trigeminy|tachy|brady|block|pvc|premature|ectopic|paced",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import report
+from core.report import html as report
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,9 @@ def case(examples_dir):
     import torch
 
     from core.io import Annotations, Record, read_record
-    from core.models import CardioLensModel, ModelBundle, ModelConfig
+    from core.model.nets import CardioLensModel
+    from core.model.bundle import ModelBundle
+    from core.model.config import ModelConfig
     from core.predict import analyse_case
 
     torch.manual_seed(0)

@@ -6,16 +6,11 @@ import pytest
 from scipy import signal as sps
 
 from core import config
-from core.signal import (
-    Beats,
-    beat_windows,
-    detect_rpeaks,
-    detect_vf_episodes,
-    ecg_beats,
-    ecg_clean,
-    normalise_windows,
-    record_scale,
-)
+from core.io import Record
+from core.signal.beats import BeatSet, beat_windows, extract_beats, normalise_windows, record_scale
+from core.signal.clean import ecg_clean
+from core.signal.peaks import detect_rpeaks, ecg_peaks
+from core.signal.vf import detect_vf_episodes
 
 wfdb = pytest.importorskip("wfdb")
 
@@ -141,12 +136,13 @@ def test_record_scale_and_normalise(rec100):
     assert record_scale(np.zeros(100), np.array([], np.int64)) == 1.0
 
 
-def test_ecg_beats_pipeline(rec100):
+def test_extract_beats_pipeline(rec100):
     x, ref, _ = rec100
-    b = ecg_beats(x, FS)
-    assert isinstance(b, Beats)
-    assert len(b.rpeaks) == len(ref) == len(b.windows) == len(b.inside)
-    assert np.median(np.abs(b.windows[b.inside, config.BEAT_WINDOW // 2])) == pytest.approx(1.0, rel=0.2)
+    b = extract_beats(Record(name="100", signal=x, fs=FS, lead_names=["MLII", "V5"]))
+    assert isinstance(b, BeatSet)
+    assert len(b.rpeaks) == len(ref) == len(b.windows) == len(b.features)
+    assert b.windows.shape[1:] == (2, config.BEAT_WINDOW) and b.lead_names == ["MLII", "V5"]
+    assert np.median(np.abs(b.windows[1:-1, 0, config.BEAT_WINDOW // 2])) == pytest.approx(1.0, rel=0.2)
 
 
 def _excerpt(mitdb_dir, name, start_s, stop_s):
@@ -174,8 +170,10 @@ def test_vf_episode_found_in_207_flutter(mitdb_dir):
     assert not np.any((r >= start) & (r < stop))  # no beats counted on flutter waves
     beats_before = samples[np.isin(symbols, list(BEATS)) & (samples > FS) & (samples < start)]
     assert np.all(np.abs(r[:, None] - beats_before[None, :]).min(axis=0) <= 0.150 * FS)
-    b = ecg_beats(x, FS)
-    assert b.vf_episodes == tuple(eps) and np.array_equal(b.rpeaks, r)
+    r2, eps2 = ecg_peaks(clean, FS)  # one detector run gives both
+    assert eps2 == eps and np.array_equal(r2, r)
+    b = extract_beats(Record(name="207", signal=x[:, :1], fs=FS, lead_names=["MLII"]))
+    assert b.vf_episodes == eps and np.array_equal(b.rpeaks, detect_rpeaks(ecg_clean(x[:, :1], FS), FS))
 
 
 @pytest.mark.parametrize("name, start_s, stop_s", [

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from core import config
-from core.beats import extract_beats
-from core.dataset import BeatTable
+from core.signal.beats import extract_beats
+from core.training.dataset import BeatTable
 from core.io import read_record
-from core.notes import header_note, parse_header_comments
+from core.text.notes import header_note, parse_header_comments
 
 
 @pytest.fixture(scope="module")
 def text_encoder():
-    from core.text import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
     return load_text_encoder()
 
@@ -39,7 +39,8 @@ def _examples_table() -> BeatTable:
 
 
 def test_a_few_steps_on_the_examples_make_the_loss_fall(text_encoder):
-    from core.train import TextCache, TrainOptions, make_train_data, train_model, training_mask
+    from core.training.dataset import TextCache, make_train_data, training_mask
+    from core.training.loop import TrainOptions, train_model
 
     table = _examples_table()
     rng = np.random.default_rng(0)
@@ -55,7 +56,9 @@ def test_a_few_steps_on_the_examples_make_the_loss_fall(text_encoder):
 @pytest.mark.parametrize("change", [{"contrastive": "siglip"}, {"unimodal_weight": 0.5}, {"recon_weight": 0.5},
                                     {"shared_projection": False}, {"encoder": "mlp"}, {"fn_mitigation": "same_text"}])
 def test_every_training_option_runs(text_encoder, change):
-    from core.train import TextCache, TrainOptions, make_train_data, predict_logits, train_model, training_mask
+    from core.training.dataset import TextCache, make_train_data, training_mask
+    from core.training.loop import TrainOptions, train_model
+    from core.model.inference import predict_logits
 
     table = _examples_table()
     rng = np.random.default_rng(1)
@@ -68,11 +71,11 @@ def test_every_training_option_runs(text_encoder, change):
 @pytest.mark.slow
 def test_shipped_checkpoint_reproduces_its_ds2_auc(mitdb_dir):
     """Re-score a fixed DS2 subset with the shipped model; AUC within 0.005 of metrics.json's subset figure."""
-    from core.dataset import build_beat_table
-    from core.evaluate import binary_report
-    from core.models import load_bundle
-    from core.train import calibrated, predict_logits
-    from core.models import feature_matrix
+    from core.training.dataset import build_beat_table
+    from core.training.metrics import binary_report
+    from core.model.bundle import load_bundle
+    from core.model.inference import calibrated, predict_logits
+    from core.model.inference import feature_matrix
 
     bundle = load_bundle()
     subset = bundle.metrics["reproducibility_subset"]

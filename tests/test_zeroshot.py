@@ -12,9 +12,13 @@ import torch
 
 from core import config, zeroshot
 from core.io import read_record
-from core.models import CardioLensModel, ModelBundle, ModelConfig, load_bundle
+from core.model.nets import CardioLensModel
+from core.model.bundle import ModelBundle, load_bundle
+from core.model.config import ModelConfig
 from core.predict import analyse_case
-from core.text import load_text_encoder
+from core.text.encoder import load_text_encoder
+from core.training.evaluate import evaluate_zero_shot
+from core.training.metrics import zero_shot_metrics
 from core.zeroshot import PromptError
 
 SHIPPED = config.MODELS_DIR / "v1"
@@ -93,31 +97,41 @@ def test_prompt_errors_non_utf8_missing_file_and_bytes(tmp_path):
 
 
 # ---- scoring -----------------------------------------------------------------------------------
-def test_zero_shot_probs_softmax_of_cosine():
+def _probs(z, label_z, temperature):
+    labels = ["a", "b", "c"]
+    return zeroshot.label_probs(zeroshot.zero_shot_logits(z, label_z, np.array(labels), labels), temperature)
+
+
+def test_label_probs_softmax_of_cosine():
     label_z = np.eye(3, 4, dtype=np.float32)
     z = np.array([[2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0]], np.float32)
-    p = zeroshot.zero_shot_probs(z, label_z, temperature=0.1)
+    p = _probs(z, label_z, temperature=0.1)
     np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-9)
     e = np.exp(np.array([1.0, 0.0, 0.0]) / 0.1)  # row 0: cos = (1, 0, 0) whatever |z|
     np.testing.assert_allclose(p[0], e / e.sum(), rtol=1e-6)
     np.testing.assert_allclose(p[1], 1 / 3, rtol=1e-6)  # orthogonal to every label
     assert p[2, 0] == pytest.approx(p[2, 1]) and p[2, 0] > p[2, 2]
-    assert zeroshot.zero_shot_probs(z, label_z, 1.0)[0, 0] < p[0, 0]  # a higher temperature flattens
+    assert _probs(z, label_z, 1.0)[0, 0] < p[0, 0]  # a higher temperature flattens
     with pytest.raises(ValueError, match="temperature"):
-        zeroshot.zero_shot_probs(z, label_z, 0.0)
+        _probs(z, label_z, 0.0)
 
 
-def test_prompt_embeddings_average_prompts_of_a_label(bundle, text_encoder):
-    labels, one = zeroshot.prompt_embeddings(TWO_LABELS, bundle, text_encoder)
-    assert labels == ["N", "V"] and one.shape == (2, bundle.config.proj_dim)
-    np.testing.assert_allclose(np.linalg.norm(one, axis=1), 1.0, rtol=1e-5)
+def _unit(x):
+    x = np.asarray(x, np.float64)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_mean_ensemble_averages_prompts_of_a_label(bundle, text_encoder):
     two = pd.concat([TWO_LABELS, pd.DataFrame({"label": ["V"], "prompt": ["A wide QRS complex without a P wave."]})], ignore_index=True)
-    labels2, both = zeroshot.prompt_embeddings(two, bundle, text_encoder)
-    np.testing.assert_allclose(both[0], one[0], atol=1e-6)  # N unchanged
-    assert np.abs(both[1] - one[1]).max() > 1e-3  # V moved
     pv = zeroshot.prompt_vectors(two, bundle, text_encoder)
-    mean = pv[1:].mean(0)
-    np.testing.assert_allclose(both[1], mean / np.linalg.norm(mean), atol=1e-5)
+    assert pv.shape == (3, bundle.config.proj_dim)
+    np.testing.assert_allclose(np.linalg.norm(pv, axis=1), 1.0, rtol=1e-5)
+    z = np.random.default_rng(0).normal(size=(5, bundle.config.proj_dim))
+    lg = zeroshot.zero_shot_logits(z, pv, two["label"].to_numpy(), ["N", "V"])
+    np.testing.assert_allclose(lg[:, 0], _unit(z) @ pv[0], atol=1e-5)  # N: its one prompt
+    np.testing.assert_allclose(lg[:, 1], _unit(z) @ _unit(pv[1:].mean(0)), atol=1e-5)  # V: re-normalised mean of two
+    mx = zeroshot.zero_shot_logits(z, pv, two["label"].to_numpy(), ["N", "V"], ensemble="max")
+    np.testing.assert_allclose(mx[:, 1], (_unit(z) @ pv[1:].T).max(1), atol=1e-5)
 
 
 def test_score_case_tables(case, scored, bank, bundle, text_encoder):
@@ -133,9 +147,11 @@ def test_score_case_tables(case, scored, bank, bundle, text_encoder):
     assert (res.top_k["label_1"].to_numpy() == np.array(labels)[P.argmax(1)]).all()
     np.testing.assert_allclose(res.top_k["p_1"], P.max(1))
     assert (res.top_k["p_1"] >= res.top_k["p_2"]).all() and (res.top_k["p_2"] >= res.top_k["p_3"]).all()
-    # same as the plain function on the label vectors
-    _, label_z = zeroshot.prompt_embeddings(bank, bundle, text_encoder)
-    np.testing.assert_allclose(P, zeroshot.zero_shot_probs(case.z, label_z, bundle.config.zeroshot_temperature), atol=1e-5)
+    # the definition written out: softmax over labels of cos(beat, unit mean of the label's prompts) / T
+    pv, lab = zeroshot.prompt_vectors(bank, bundle, text_encoder), bank["label"].to_numpy()
+    label_z = _unit(np.stack([pv[lab == c].mean(0) for c in labels]))
+    e = np.exp(_unit(case.z) @ label_z.T / bundle.config.zeroshot_temperature)
+    np.testing.assert_allclose(P, e / e.sum(1, keepdims=True), atol=1e-5)
 
 
 def test_max_ensemble_differs_and_sums_to_one(case, scored, bank, bundle, text_encoder):
@@ -151,20 +167,20 @@ def test_metrics_definitions_on_known_scores():
     y = np.array(["N"] * 6 + ["S"] * 3 + ["V"] * 3 + ["F"] * 2 + ["Q"] * 2, dtype=object)
     P = np.full((len(y), 5), 0.05)
     P[np.arange(len(y)), [labels.index(c) for c in y]] = 0.8  # a perfect scorer
-    perfect = zeroshot.zero_shot_metrics(y, P, labels)
+    perfect = zero_shot_metrics(y, P, labels)
     assert perfect["macro_auc"] == 1.0 and perfect["V_vs_S"] == 1.0 and perfect["F_vs_NV"] == 1.0
     assert perfect["balanced_acc"] == 1.0 and perfect["accuracy"] == 1.0
     # an abnormality score that cannot tell V from S: V_vs_S = 0.5 although V-vs-rest is high
     Q = np.full((len(y), 5), 0.1)
     Q[y != "N", 1] = Q[y != "N", 2] = 0.35
-    m = zeroshot.zero_shot_metrics(y, Q, labels)
+    m = zero_shot_metrics(y, Q, labels)
     assert m["V_vs_S"] == 0.5 and m["auc"]["V"] > 0.7
     assert m["balanced_acc"] == pytest.approx(np.mean([1, 1, 0, 0, 0]))  # argmax: N for N, S for the rest
 
 
 @pytest.mark.slow
 def test_evaluate_zero_shot_on_two_test_records(mitdb_dir, bundle, bank, text_encoder):
-    res = zeroshot.evaluate_zero_shot(bundle, text_encoder, mitdb_dir, bank, records=("200", "232"))
+    res = evaluate_zero_shot(bundle, text_encoder, mitdb_dir, bank, records=("200", "232"))
     assert res["n_beats"] > 3000 and res["class_counts"]["V"] > 500 and res["class_counts"]["S"] > 500
     assert set(res["auc"]) >= {"N", "S", "V"} and all(0 <= v <= 1 for v in res["auc"].values())
     assert 0 <= res["V_vs_S"] <= 1 and 0 <= res["balanced_acc"] <= 1

@@ -23,7 +23,6 @@ def _groups() -> dict[str, list[Path]]:
     return dict(groups)
 
 
-MESSAGES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("stem", sorted(_groups()))
@@ -43,16 +42,7 @@ def test_bad_upload_gets_a_message_and_keeps_the_note(model_env, stem):
     assert at.text_area(key="note_input").value == NOTE
     errors = [e.value for e in at.error]
     warnings = [w.value for w in at.warning]
-    MESSAGES[stem] = (errors or warnings or ["(read: " + str(at.session_state["case_label"]) + ")"
-                                             if "case_label" in at.session_state else ["(no message)"]])[0]
     if errors:
         assert len(errors[0]) > 20 and "Traceback" not in errors[0]
     else:  # a valid file of the corpus (nested zip, short NaN gap, Latin-1 header, one column with fs ...)
         assert "case" in at.session_state or warnings, f"{stem}: neither read nor explained"
-
-
-def test_print_message_table():
-    if MESSAGES:
-        print("\n| upload | message on the Case page |\n|---|---|")
-        for stem, msg in sorted(MESSAGES.items()):
-            print(f"| {stem} | {msg.replace('|', '/')} |")

@@ -22,9 +22,9 @@ TIMEOUT = 60
 def analysed(model_env):
     """(case, note) of the 10 s CSV example with its note, analysed once with the test bundle."""
     from core.io import read_record
-    from core.models import load_bundle
+    from core.model.bundle import load_bundle
     from core.predict import analyse_case, content_hash
-    from core.text import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
     folder = config.EXAMPLES_DIR / EXAMPLE
     note = (folder / "note.txt").read_text()
@@ -137,9 +137,9 @@ def test_teaching_mode_hides_answers_until_read(model_env, analysed):
 
 
 def test_note_markup_is_rendered_inert(model_env, analysed):
-    from core.models import load_bundle
+    from core.model.bundle import load_bundle
     from core.predict import analyse_case, content_hash
-    from core.text import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
     case0 = analysed[0]
     note = "Palpitations. <script>alert('x')</script> <b>bold</b> PVCs seen."

@@ -1,0 +1,152 @@
+"""CSV / TSV tables: a time column (s or ms) or a given fs, one column per lead, units from the header.
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pandas as pd
+
+from core.io.record import Record, RecordReadError, _check_fs, _finalise, _to_mv
+
+
+def _time_factor(col: str) -> float | None:
+    """Seconds per unit if `col` names a time column ('time', 'time_s', 't', 'seconds', 'ms', ...)."""
+    c = re.sub(r"[\s_\-\[\]()'\"]+", " ", col.strip().lower()).strip()
+    if c in {"ms", "time ms", "t ms", "milliseconds", "time msec", "elapsed time ms"}:
+        return 1e-3
+    if c in {"time", "time s", "t", "t s", "seconds", "second", "sec", "s", "time sec", "elapsed time",
+             "elapsed time s", "time seconds"}:
+        return 1.0
+    return None
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Record:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    lines = [ln for ln in text[:8192].splitlines()[:50] if ln.strip()]
+    if not lines:
+        raise RecordReadError(f"{filename} is empty: export the ECG samples as CSV with one column per lead.")
+    first = lines[0]
+    sep = next((d for d in ("\t", ";", ",") if d in first), r"\s+")
+    # ';' with decimal commas is the spreadsheet export of many European locales
+    decimal = "," if sep == ";" and any(re.search(r"\d,\d", ln) for ln in lines[1:5]) else "."
+    split = (lambda ln: re.split(r"\s+", ln.strip())) if sep == r"\s+" else (lambda ln: ln.split(sep))
+
+    def numeric(token: str) -> bool:
+        token = token.strip().strip("'\"")
+        return _is_number(token.replace(",", ".") if decimal == "," else token)
+
+    has_header = not all(numeric(t) for t in split(first) if t.strip())
+    skip = []
+    units_row: list[str] | None = None
+    # PhysioNet-style exports put a units row ('mV', 'hh:mm:ss') under the names
+    if has_header and len(lines) > 1 and not any(numeric(t) for t in split(lines[1])):
+        units_row = [t.strip().strip("'\"") for t in split(lines[1])]
+        skip = [1]
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, header=0 if has_header else None, skiprows=skip,
+                         engine="c" if sep != r"\s+" else "python", skipinitialspace=True, decimal=decimal,
+                         quotechar='"', skip_blank_lines=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise RecordReadError(f"{filename} could not be parsed as a table ({reason}): check that every row "
+                              f"has the same number of columns.") from exc
+    if df.empty:
+        raise RecordReadError(f"{filename} has a header but no samples: export the ECG samples too.")
+    header_lines = (1 if has_header else 0) + len(skip)
+    if has_header:
+        df.columns = [str(c).strip().strip("'\"") for c in df.columns]
+    else:
+        df.columns = [f"lead_{i + 1}" for i in range(df.shape[1])]
+    warnings: list[str] = []
+
+    time_col = next((c for c in df.columns if _time_factor(c) is not None), None)
+    lead_cols = [c for c in df.columns if c != time_col and not _is_index_col(c, df[c])]
+    if not lead_cols:
+        raise RecordReadError(f"{filename} has no signal column besides time/index: export the ECG leads.")
+    columns, names, units = [], [], []
+    for c in lead_cols:
+        col = df[c]
+        if not pd.api.types.is_numeric_dtype(col):
+            raw = col.astype(str).str.strip()
+            num = pd.to_numeric(raw, errors="coerce")
+            text_mask = num.isna() & col.notna() & ~raw.str.lower().isin({"", "nan", "na", "n/a", "null", "none"})
+            if text_mask.all():
+                continue  # a label column (e.g. annotations); not a lead
+            if text_mask.any():
+                rows = np.flatnonzero(text_mask.to_numpy())
+                raise RecordReadError(
+                    f"{filename}: column '{c}' holds text '{raw.iloc[rows[0]][:20]}' at line "
+                    f"{rows[0] + header_lines + 1} ({len(rows)} non-numeric cell{'s' if len(rows) > 1 else ''}): "
+                    f"signal columns must hold numbers only.")
+            col = num
+        columns.append(col.to_numpy(dtype=np.float64))
+        names.append(c)
+        unit = _unit_in_name(c)
+        if units_row is not None and list(df.columns).index(c) < len(units_row):
+            unit = units_row[list(df.columns).index(c)] or unit
+        units.append(unit)
+    if not columns:
+        raise RecordReadError(f"{filename} has no numeric signal column: export the ECG samples as numbers "
+                              f"(one column per lead, in mV).")
+    # time column -> fs
+    fs_from_time = None
+    if time_col is not None:
+        t = pd.to_numeric(df[time_col], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(t).any():
+            raise RecordReadError(f"{filename}: the time column '{time_col}' holds non-numeric values: "
+                                  f"export time in seconds, or drop the column and give fs.")
+        step = np.diff(t) * _time_factor(time_col)
+        if step.size == 0 or np.any(step <= 0):
+            bad = int(np.argmax(step <= 0)) if step.size else 0
+            raise RecordReadError(f"{filename}: the time column '{time_col}' does not increase at line "
+                                  f"{bad + header_lines + 2}: sort the rows by time, or drop the column and give fs.")
+        med = float(np.median(step))
+        fs_from_time = 1.0 / med
+        if np.max(np.abs(step - med)) > 0.01 * med + 1e-9:
+            warnings.append(f"{filename}: time steps are uneven; the samples are treated as regular at "
+                            f"{fs_from_time:.4g} Hz.")
+    if fs is None:
+        if fs_from_time is None:
+            raise RecordReadError(f"{filename} has no time column, so its sampling rate is unknown: give fs "
+                                  f"(e.g. 360 Hz) or add a 'time_s' column.")
+        fs = _round_fs(fs_from_time)
+        _check_fs(fs, f"The sampling rate implied by the time column of {filename}")
+    elif fs_from_time is not None and abs(fs_from_time - fs) > 0.01 * fs:
+        warnings.append(f"{filename}: the time column implies {fs_from_time:.4g} Hz but fs={fs:g} Hz was "
+                        f"given; using {fs:g} Hz.")
+
+    signal = np.column_stack(columns)
+    signal = _to_mv(signal, units, names, warnings, filename)
+    return _finalise(name, signal, fs, names, source_format="csv", label=filename, warnings=warnings,
+                     line_offset=header_lines + 1)
+
+
+def _is_index_col(name: str, col: pd.Series) -> bool:
+    if name.strip().lower() not in {"sample", "samples", "index", "idx", "unnamed: 0", "n", "#"}:
+        return False
+    v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) > 0))
+
+
+def _unit_in_name(col: str) -> str:
+    m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]\s*$", col) or re.search(r"_(mv|uv|µv|μv)$", col, re.IGNORECASE)
+    return m.group(1) if m else "mV"
+
+
+def _round_fs(fs: float) -> float:
+    """A rate from time steps (e.g. 359.99 from 3-decimal seconds) snapped to a whole Hz when within 0.1%."""
+    r = round(fs)
+    return float(r) if r > 0 and abs(fs - r) <= 1e-3 * r else float(fs)

@@ -1,0 +1,241 @@
+"""One ECG record in memory (`Record`, `Annotations`), the reader error, and the checks every reader shares.
+
+Units: signals are float32 in millivolts (mV), sampling rates in hertz (Hz), times in seconds (s);
+annotation positions are sample indices at the record's own rate. Every reader ends in `_finalise`,
+which validates rate, length and leads and fills short gaps, so all formats obey the same limits.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+#: Shortest signal accepted (s): two beats even at 48 bpm.
+MIN_DURATION_S = 2.5
+#: Highest plausible sampling rate (Hz); anything above is almost surely a unit mistake.
+MAX_FS_HZ = 20_000.0
+#: A lead whose peak-to-peak range is below this (mV) is treated as flat: 2 ADC steps of MIT-BIH.
+FLAT_PTP_MV = 0.01
+#: Longest run of missing samples filled by linear interpolation (s); shorter than one beat.
+MAX_NAN_GAP_S = 0.2
+#: Largest share of missing samples per lead that is still filled rather than refused.
+MAX_NAN_FRACTION = 0.05
+
+_WFDB_EXTS = {".hea", ".dat", ".atr"}
+_TABLE_EXTS = {".csv", ".tsv"}
+_SINGLE_FILE_EXTS = _TABLE_EXTS | {".edf", ".npy"}
+_SUPPORTED = "WFDB (.hea + .dat [+ .atr]), .csv, .edf, .npy or a .zip of one of these"
+# Files that archivers and operating systems add on their own; silently skipped inside a zip.
+_ZIP_NOISE = re.compile(r"(^|/)(__MACOSX/|\._|\.DS_Store$|Thumbs\.db$|desktop\.ini$)", re.IGNORECASE)
+
+# Physical units -> factor to mV.  WFDB leaves units empty when they are the default (mV).
+_TO_MV = {"mv": 1.0, "": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "microvolts": 1e-3,
+          "v": 1e3, "volt": 1e3, "volts": 1e3, "nv": 1e-6, "millivolt": 1.0, "millivolts": 1.0}
+
+
+class RecordReadError(ValueError):
+    """Raised with a one-sentence, user-facing reason (what is wrong, what to do)."""
+
+
+@dataclass
+class Annotations:
+    """Reference annotations of a record (e.g. the MIT-BIH ``.atr`` file).
+
+    Attributes
+    ----------
+    sample : int64 sample indices at the record's own fs.
+    symbol : WFDB symbols ('N', 'A', 'V', '+', ...).
+    aux_note : rhythm changes such as '(AFIB', '' otherwise.
+    """
+
+    sample: np.ndarray
+    symbol: list[str]
+    aux_note: list[str]
+
+    def __post_init__(self) -> None:
+        self.sample = np.asarray(self.sample, dtype=np.int64).reshape(-1)
+        self.symbol = list(self.symbol)
+        self.aux_note = list(self.aux_note) if self.aux_note is not None else [""] * len(self.symbol)
+        if not (len(self.sample) == len(self.symbol) == len(self.aux_note)):
+            raise ValueError("Annotations need as many symbols and aux notes as samples.")
+
+    def __len__(self) -> int:
+        return len(self.sample)
+
+
+@dataclass
+class Record:
+    """One ECG record in memory.
+
+    Attributes
+    ----------
+    name : record name (file stem unless given).
+    signal : float32 array [n_samples, n_leads] in mV.
+    fs : sampling rate in Hz.
+    lead_names : one name per column of `signal`.
+    annotations : reference annotations, if the source had them.
+    comments : header comment lines (age, sex, medications for MIT-BIH).
+    source_format : 'wfdb' | 'csv' | 'edf' | 'npy' ('' when built in code).
+    warnings : plain-English notes on what was found and fixed while reading (flat lead, filled gap).
+    """
+
+    name: str
+    signal: np.ndarray
+    fs: float
+    lead_names: list[str]
+    annotations: Annotations | None = None
+    comments: list[str] = field(default_factory=list)
+    source_format: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sig = np.asarray(self.signal, dtype=np.float32)
+        if sig.ndim == 1:
+            sig = sig[:, None]
+        if sig.ndim != 2:
+            raise ValueError(f"Record.signal must be [n_samples, n_leads], got shape {sig.shape}.")
+        self.signal = sig
+        self.fs = float(self.fs)
+        self.lead_names = [str(n) for n in self.lead_names]
+        if len(self.lead_names) != sig.shape[1]:
+            raise ValueError(f"Record has {sig.shape[1]} leads but {len(self.lead_names)} lead names.")
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[0])
+
+    @property
+    def n_leads(self) -> int:
+        return int(self.signal.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs
+
+    def lead(self, name_or_index: str | int) -> np.ndarray:
+        """One lead as a 1-D float32 array in mV, by index or by (case-insensitive) name."""
+        if isinstance(name_or_index, (int, np.integer)):
+            return self.signal[:, int(name_or_index)]
+        wanted = _norm_lead(str(name_or_index))
+        for i, n in enumerate(self.lead_names):
+            if _norm_lead(n) == wanted:
+                return self.signal[:, i]
+        raise KeyError(f"No lead named {name_or_index!r} in record {self.name}; leads are {self.lead_names}.")
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Columns ``time_s`` (s from the first sample) and one column per lead (mV)."""
+        df = pd.DataFrame(self.signal, columns=self.lead_names)
+        df.insert(0, "time_s", np.arange(self.n_samples) / self.fs)
+        return df
+
+
+# --------------------------------------------------------------------------------------------
+# Checks shared by all readers
+# --------------------------------------------------------------------------------------------
+
+def _check_fs(fs: Any, what: str) -> None:
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise RecordReadError(f"{what} ({fs!r}) is not a number: give the sampling rate in Hz, e.g. 360.") from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_FS_HZ:
+        raise RecordReadError(f"{what} ({fs!r} Hz) is not plausible: give the sampling rate in Hz, above 0 and "
+                              f"at most {MAX_FS_HZ:,.0f} (MIT-BIH uses 360).")
+
+
+def _to_mv(signal: np.ndarray, units: Sequence[str], names: Sequence[str], warnings: list[str],
+           label: str) -> np.ndarray:
+    out = signal.copy()
+    for i in range(signal.shape[1]):
+        unit = (units[i] if i < len(units) else "mV") or "mV"
+        factor = _TO_MV.get(unit.strip().lower())
+        lead = names[i] if i < len(names) else f"#{i + 1}"
+        if factor is None:
+            warnings.append(f"{label}: lead {lead} is in '{unit}', not a voltage; its values are kept as they are.")
+        elif factor != 1.0:
+            out[:, i] *= factor
+    return out
+
+
+def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str], *, source_format: str,
+              label: str, annotations: Annotations | None = None, comments: Sequence[str] = (),
+              warnings: list[str] | None = None, line_offset: int | None = None) -> Record:
+    """Validate rate, length and leads; fill short gaps; build the Record."""
+    warnings = list(warnings or [])
+    _check_fs(fs, f"The sampling rate of {label}")
+    names = _unique_names([str(n).strip() or f"lead_{i + 1}" for i, n in enumerate(lead_names)])
+    n = signal.shape[0]
+    if n / fs < MIN_DURATION_S:
+        raise RecordReadError(f"{label} lasts only {n / fs:.2f} s ({n} samples at {fs:g} Hz), too short for two "
+                              f"beats: provide at least {MIN_DURATION_S:g} s of ECG.")
+    signal = np.where(np.isfinite(signal), signal, np.nan)
+    flat: list[str] = []
+    for i, lead in enumerate(names):
+        x = signal[:, i]
+        missing = np.isnan(x)
+        if missing.all():
+            flat.append(f"{lead} holds no values")
+            continue
+        if missing.any():
+            signal[:, i] = _fill_gaps(x, missing, fs, lead, label, warnings, line_offset)
+            x = signal[:, i]
+        if not np.any(x):
+            flat.append(f"{lead} is all zero")
+        elif np.ptp(x) < FLAT_PTP_MV:
+            flat.append(f"{lead} is a flat line at {x[0]:.3g} mV")
+    if len(flat) == len(names):
+        raise RecordReadError(f"{label} holds no ECG: {'; '.join(flat)}; check the export or the electrodes.")
+    for f in flat:
+        warnings.append(f"Lead {f} and carries no signal; it is kept but should not be used.")
+    return Record(name=name, signal=signal.astype(np.float32), fs=float(fs), lead_names=names,
+                  annotations=annotations, comments=list(comments), source_format=source_format,
+                  warnings=warnings)
+
+
+def _fill_gaps(x: np.ndarray, missing: np.ndarray, fs: float, lead: str, label: str, warnings: list[str],
+               line_offset: int | None) -> np.ndarray:
+    """Linear interpolation over short runs of missing samples; long runs are refused."""
+    idx = np.flatnonzero(missing)
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.r_[idx[0], idx[breaks + 1]]
+    ends = np.r_[idx[breaks], idx[-1]]
+    longest = int(np.argmax(ends - starts))
+    run = int(ends[longest] - starts[longest] + 1)
+
+    def where(i: int) -> str:
+        return f"line {i + line_offset}" if line_offset is not None else f"{i / fs:.2f} s"
+
+    if run > MAX_NAN_GAP_S * fs or idx.size > MAX_NAN_FRACTION * x.size:
+        raise RecordReadError(f"{label}: lead {lead} is missing {idx.size} values (longest gap {run} samples, "
+                              f"{where(int(starts[longest]))} to {where(int(ends[longest]))}), too many to fill: "
+                              f"export the record again or cut out the gap.")
+    good = np.flatnonzero(~missing)
+    filled = x.copy()
+    filled[missing] = np.interp(idx, good, x[good])
+    warnings.append(f"{label}: filled {idx.size} missing value{'s' if idx.size > 1 else ''} in lead {lead} "
+                    f"(first at {where(int(idx[0]))}) by linear interpolation.")
+    return filled
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for n in names:
+        seen[n] += 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return out
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def _norm_lead(name: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", name.strip().upper())

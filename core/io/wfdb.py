@@ -1,0 +1,208 @@
+"""WFDB records (.hea + .dat [+ .atr]): header parsing with clear errors, then the `wfdb` package.
+
+Uploaded WFDB files are written to a `tempfile.TemporaryDirectory()` only for the read (the `wfdb`
+reader needs real files) and deleted with it.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.io.archive import _safe_basename
+from core.io.record import Annotations, Record, RecordReadError, _check_fs, _finalise, _to_mv
+
+
+@dataclass
+class _SignalSpec:
+    file_name: str
+    fmt: str
+    samples_per_frame: int
+    byte_offset: int
+    units: str
+    description: str
+
+
+@dataclass
+class _Header:
+    n_samples: int | None
+    fs: float
+    signals: list[_SignalSpec]
+    comments: list[str]
+    latin1: bool
+
+
+def _decode_header(label: str, raw: bytes) -> tuple[str, bool]:
+    """Header text, and whether it had to be decoded as Latin-1."""
+    if b"\x00" in raw[:4096]:
+        raise RecordReadError(f"{label} holds binary data, not a WFDB header: upload the .hea text file "
+                              f"that came with the record.")
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+        printable = sum(c.isprintable() or c in "\r\n\t" for c in text[:4096])
+        if printable < 0.95 * min(len(text), 4096):
+            raise RecordReadError(f"{label} holds binary data, not a WFDB header: upload the .hea text file "
+                                  f"that came with the record.") from None
+        return text, True
+
+
+def _parse_header(label: str, raw: bytes) -> _Header:
+    """Just enough of the WFDB header (Moody, WFDB Applications Guide, header(5)) to check the files."""
+    text, latin1 = _decode_header(label, raw)
+    lines = [ln.strip() for ln in text.splitlines()]
+    comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]
+    spec = [ln for ln in lines if ln and not ln.startswith("#")]
+    not_header = (f"{label} is not a WFDB header (its first line should read like '100 2 360 650000'): "
+                  f"upload the .hea file that came with the record.")
+    if not spec:
+        raise RecordReadError(not_header)
+    tok = spec[0].split()
+    if len(tok) < 2 or not tok[1].isdigit():
+        raise RecordReadError(not_header)
+    if "/" in tok[0]:
+        raise RecordReadError(f"{label} describes a multi-segment WFDB record, which is not supported: "
+                              f"convert it to a single-segment record (wfdb.rdrecord + wrsamp).")
+    n_sig = int(tok[1])
+    if n_sig == 0:
+        raise RecordReadError(f"{label} declares no signals: upload a record that holds ECG leads.")
+    fs = 250.0  # WFDB default when the field is absent
+    if len(tok) > 2:
+        m = re.match(r"^([-+0-9.eE]+)", tok[2])
+        if not m:
+            raise RecordReadError(not_header)
+        try:
+            fs = float(m.group(1))
+        except ValueError:
+            raise RecordReadError(not_header) from None
+    _check_fs(fs, f"The sampling rate in {label}")
+    n_samples = None
+    if len(tok) > 3:
+        if not tok[3].isdigit():
+            raise RecordReadError(not_header)
+        n_samples = int(tok[3])
+    if len(spec) - 1 < n_sig:
+        raise RecordReadError(f"{label} declares {n_sig} signals but describes {len(spec) - 1}: "
+                              f"the header is incomplete; upload the original .hea file.")
+    signals = []
+    for ln in spec[1:1 + n_sig]:
+        t = ln.split()
+        if len(t) < 2:
+            raise RecordReadError(f"{label} has a malformed signal line '{ln[:40]}': "
+                                  f"upload the original .hea file.")
+        m = re.match(r"^(\d+)(?:x(\d+))?(?::(-?\d+))?(?:\+(\d+))?$", t[1])
+        if not m:
+            raise RecordReadError(f"{label} gives '{t[1]}' as storage format, which is not a WFDB format code: "
+                                  f"upload the original .hea file.")
+        fmt = m.group(1)
+        if fmt not in _wfdb_formats():
+            raise RecordReadError(f"{label} uses WFDB storage format {fmt}, which is not supported "
+                                  f"(supported: {', '.join(sorted(_wfdb_formats(), key=int))}): "
+                                  f"convert the record to format 16 or 212, or export CSV/EDF.")
+        units = "mV"
+        if len(t) > 2:
+            um = re.match(r"^[^/]*/(\S+)$", t[2])
+            units = um.group(1) if um else "mV"
+        signals.append(_SignalSpec(file_name=t[0], fmt=fmt, samples_per_frame=int(m.group(2) or 1),
+                                   byte_offset=int(m.group(4) or 0), units=units,
+                                   description=" ".join(t[8:]) if len(t) > 8 else ""))
+    return _Header(n_samples=n_samples, fs=fs, signals=signals, comments=comments, latin1=latin1)
+
+
+def _wfdb_formats() -> set[str]:
+    from wfdb.io import _signal
+    return set(_signal.DAT_FMTS)
+
+
+def _check_dat_files(label: str, head: _Header, sizes: Mapping[str, int | None]) -> list[str]:
+    """Check each signal file the header names exists and is long enough; returns basenames."""
+    from wfdb.io import _signal
+    names: list[str] = []
+    for sig in head.signals:
+        base = _safe_basename(sig.file_name, where=label)
+        if base not in names:
+            names.append(base)
+    for base in names:
+        if sizes.get(base) is None:
+            raise RecordReadError(f"{label} needs the signal file {base}, which is missing: "
+                                  f"provide {base} together with {label}.")
+        in_file = [s for s in head.signals if _safe_basename(s.file_name, where=label) == base]
+        if head.n_samples is None or any(s.fmt in _signal.COMPRESSED_FMTS for s in in_file):
+            continue
+        frame_bytes = sum(s.samples_per_frame * _signal.BYTES_PER_SAMPLE[s.fmt] for s in in_file)
+        held = int((sizes[base] - in_file[0].byte_offset) // frame_bytes) if frame_bytes else 0
+        if held < head.n_samples:
+            raise RecordReadError(f"{base} holds {max(held, 0)} samples but {label} declares "
+                                  f"{head.n_samples}: the file looks truncated; copy or upload it again.")
+    return names
+
+
+def _read_wfdb_dir(folder: Path, hea_name: str, *, name: str | None) -> Record:
+    """Read a WFDB record whose files lie in `folder` (its .atr is used when present)."""
+    head = _parse_header(hea_name, (folder / hea_name).read_bytes())
+    stem = Path(hea_name).stem
+    sizes = {}
+    for sig in head.signals:
+        base = _safe_basename(sig.file_name, where=hea_name)
+        p = folder / base
+        sizes[base] = p.stat().st_size if p.is_file() else None
+    _check_dat_files(hea_name, head, sizes)
+    return _load_wfdb(folder, stem, head, name=name)
+
+
+def _read_wfdb_bytes(hea_name: str, files: Mapping[str, bytes], *, name: str | None) -> Record:
+    """Read an uploaded WFDB record: files go to a temporary folder only for the read."""
+    head = _parse_header(hea_name, files[hea_name])
+    stem = Path(hea_name).stem
+    sizes = {b: len(files[b]) if b in files else None
+             for b in (_safe_basename(s.file_name, where=hea_name) for s in head.signals)}
+    needed = _check_dat_files(hea_name, head, sizes)
+    atr = next((n for n in files if n.lower() == f"{stem}.atr".lower()), None)
+    with tempfile.TemporaryDirectory(prefix="cardiolens-") as tmp:
+        # wfdb looks for exactly '<stem>.hea' and '<stem>.atr', whatever case the upload used
+        (Path(tmp) / f"{stem}.hea").write_bytes(files[hea_name])
+        for base in needed:
+            (Path(tmp) / base).write_bytes(files[base])
+        if atr is not None:
+            (Path(tmp) / f"{stem}.atr").write_bytes(files[atr])
+        return _load_wfdb(Path(tmp), stem, head, name=name)
+
+
+def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> Record:
+    import wfdb
+
+    label = f"{stem}.hea"
+    try:
+        rec = wfdb.rdrecord(str(folder / stem), physical=True)
+    except Exception as exc:
+        raise RecordReadError(f"The WFDB record {stem} could not be decoded ({type(exc).__name__}: {exc}): "
+                              f"check that {label} belongs to its .dat file.") from exc
+    if rec.p_signal is None:
+        raise RecordReadError(f"The WFDB record {stem} holds no signal samples: upload a record with signals.")
+    warnings: list[str] = []
+    if head.latin1:
+        warnings.append(f"{label} is not UTF-8 text; it was read as Latin-1 (check lead names and comments).")
+    signal = np.asarray(rec.p_signal, dtype=np.float64)
+    units = list(rec.units or [s.units for s in head.signals])
+    signal = _to_mv(signal, units, [str(n) for n in (rec.sig_name or [])], warnings, label)
+    lead_names = [s.description for s in head.signals] if head.latin1 else list(rec.sig_name or [])
+    comments = head.comments if head.latin1 else list(rec.comments or [])
+
+    annotations = None
+    atr = folder / f"{stem}.atr"
+    if atr.is_file():
+        try:
+            ann = wfdb.rdann(str(folder / stem), "atr")
+            annotations = Annotations(sample=ann.sample, symbol=list(ann.symbol),
+                                      aux_note=[(a or "").rstrip("\x00") for a in (ann.aux_note or [])]
+                                      or [""] * len(ann.sample))
+        except Exception as exc:  # a broken reference file should not hide the ECG itself
+            warnings.append(f"{stem}.atr could not be read ({type(exc).__name__}); "
+                            f"the record is shown without reference annotations.")
+    return _finalise(name or stem, signal, float(rec.fs), lead_names, source_format="wfdb",
+                     label=label, annotations=annotations, comments=comments, warnings=warnings)

@@ -1,0 +1,45 @@
+"""core.predict: the record verdict rule, the record probability, and no process-wide thread change."""
+import numpy as np
+import pytest
+import torch
+
+from core import config
+from core.predict import MIN_BEATS_FOR_VERDICT, analyse_case, record_probability, record_verdict
+
+
+def test_record_verdict_rule():
+    # abnormal when at least max(3, ceil(1% of beats)) beats are flagged
+    assert record_verdict(np.array([1, 1, 0, 0, 0])) == "normal"
+    assert record_verdict(np.array([1, 1, 1, 0, 0])) == "abnormal"
+    big = np.zeros(1000, int)
+    big[:9] = 1
+    assert record_verdict(big) == "normal"  # 9 < 10 = ceil(1% of 1000)
+    big[9] = 1
+    assert record_verdict(big) == "abnormal"
+    assert record_verdict(np.array([1] * (MIN_BEATS_FOR_VERDICT - 1))) == "not enough beats"
+
+
+def test_record_probability_is_the_mean_of_the_top_5_percent():
+    p = np.linspace(0, 1, 101)  # top 5% of 101 beats = ceil(5.05) = 6 beats: 0.95 .. 1.0
+    assert record_probability(p) == pytest.approx(np.mean(p[-6:]))
+    assert record_probability(np.array([0.2, 0.9, 0.1, 0.5])) == pytest.approx((0.9 + 0.5 + 0.2) / 3)  # at least 3
+    assert np.isnan(record_probability(np.array([]))) and np.isnan(record_probability(np.array([np.nan, np.nan])))
+
+
+def test_analyse_case_restores_the_torch_thread_setting(bundle_dir):
+    from core.io import read_record
+    from core.model.bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    rec = read_record(config.EXAMPLES_DIR / "short_10s_csv" / "ecg.csv")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        case = analyse_case(rec, None, bundle)
+        assert torch.get_num_threads() == 2
+        assert case.verdict == record_verdict(case.table["predicted"].to_numpy())
+        assert case.p_record["ecg"] == pytest.approx(record_probability(case.table["p_ecg"].to_numpy()))
+        one = analyse_case(rec, None, bundle, batch_size=1)  # one beat per forward: same numbers
+        np.testing.assert_allclose(one.table["p_abnormal"], case.table["p_abnormal"], atol=1e-6)
+    finally:
+        torch.set_num_threads(before)
