@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.rhythm.af import detect_af
+from core.rhythm.atrial import measure_atrial_activity
 from core.rhythm.conduction import detect_av_block_1
 from core.rhythm.context import adjust_for_rhythm
 from core.rhythm.episodes import Episode
@@ -31,8 +32,8 @@ class RhythmResult:
     ``episodes`` sorted by start (s); ``statements`` clinically ordered; ``abnormal`` the record verdict;
     ``mean_rate_bpm`` over the whole record and ``rates_bpm`` per underlying rhythm kind; ``beat_class`` the
     per-beat classes after the rhythm context ('N','S','V','Q','U'), ``p_abnormal`` likewise (None when not
-    given), ``context_reason`` per beat ('' where unchanged); ``origin_source`` 'classifier' or 'timing'
-    (derived by ``core.rhythm.origin`` from RR and QRS)."""
+    given), ``context_reason`` per beat ('' where unchanged); ``origin_source`` 'classifier', 'timing'
+    (derived by ``core.rhythm.origin`` from RR and QRS) or 'morphology' (also the dominant-beat template)."""
 
     episodes: list[Episode]
     statements: list[str]
@@ -65,7 +66,8 @@ def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.nda
 
 def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
                    p_amp_mv=None, qrs_ms=None, paced=None, unreadable=None, fs: float | None = None, *,
-                   qrs_amp_mv=None, p_s=None, p_threshold: float = 0.5) -> RhythmResult:
+                   qrs_amp_mv=None, p_s=None, p_threshold: float = 0.5, clean_mv=None,
+                   clean_fs: float | None = None) -> RhythmResult:
     """Read the rhythm of one record.
 
     ``beat_time_s`` R-peak times (s, increasing); ``duration_s`` record length (s; default last beat);
@@ -73,7 +75,10 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     ``p_abnormal`` per-beat abnormality probability and ``p_threshold`` the caller's confident-abnormal
     threshold; ``pr_ms``, ``qrs_ms`` in ms, ``p_amp_mv`` / ``qrs_amp_mv`` in mV (NaN where not found);
     ``paced`` bool per beat; ``unreadable`` [(start_s, end_s)] of noise or ventricular flutter/fibrillation;
-    ``fs`` (Hz) is accepted for provenance only (all inputs are already in s/ms); ``p_s`` optional P(S).
+    ``fs`` (Hz) is accepted for provenance only (all inputs are already in s/ms); ``p_s`` optional P(S);
+    ``clean_mv`` the cleaned primary lead (mV) at ``clean_fs`` Hz (default 360, CardioLens' model rate), from
+    which P waves, f waves (``core.rhythm.atrial``) and the dominant-beat morphology (``core.rhythm.origin``)
+    are measured; without it only RR, PR and QRS measures are used.
     """
     t = np.asarray(beat_time_s, float).ravel()
     if t.size and (not np.isfinite(t).all() or np.any(np.diff(t) <= 0)):
@@ -91,18 +96,30 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     if n < 3:
         st, ab = write_statements(episodes, t, dur)
         return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p)
+    atrial = None
+    x = None if clean_mv is None else np.asarray(clean_mv, float).ravel()
+    cfs = float(clean_fs) if clean_fs else 360.0
+    if x is not None and x.size:
+        if not np.isfinite(x).all():
+            raise ValueError("clean_mv must be finite (mV)")
+        if t[-1] > len(x) / cfs + 1.0:
+            raise ValueError(f"clean_mv lasts {len(x) / cfs:.1f} s at {cfs:g} Hz but beats run to {t[-1]:.1f} s")
+        atrial = measure_atrial_activity(x, cfs, t, classify_origin(t, q, qa))
     if cls is not None:
         origin = np.array([c if c in ("N", "S", "V") else "Q" for c in cls], dtype="<U1")
         source = "classifier"
     else:
-        origin = classify_origin(t, q, qa)
-        source = "timing"
+        origin = classify_origin(t, q, qa, clean_mv=x if atrial is not None else None, fs=cfs,
+                                 p_corr=atrial.p_corr if atrial is not None else None)
+        source = "timing" if atrial is None else "morphology"
     unread = _inside(t, episodes, ("UNREADABLE",))
     if cls is not None:
         unread |= np.isin(cls.astype(str), ["U"])
     episodes += detect_paced(t, pc)
     paced_m = _inside(t, episodes, ("PACED",))
-    episodes += detect_af(t, origin, pr, pa, exclude=unread | paced_m)
+    # thresholds per evidence: with the cleaned lead P absence is measured, so RR may be less irregular
+    af_kw = dict(cosen_min=-1.4, nrmssd_min=0.10) if atrial is not None else dict(cosen_min=-1.2, nrmssd_min=0.15)
+    episodes += detect_af(t, origin, pr, pa, exclude=unread | paced_m, atrial=atrial, **af_kw)
     af_m = _inside(t, episodes, ("AF", "AFL"))
     runs = detect_runs(t, np.where(unread, "Q", origin), exclude_svt=af_m | paced_m)
     episodes += runs

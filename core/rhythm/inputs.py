@@ -23,7 +23,8 @@ def rhythm_inputs_from_beats(beats: Any, duration_s: float | None = None) -> dic
     """Keyword arguments for ``analyse_rhythm`` from an object with ``rpeaks`` (samples at ``fs``, Hz),
     ``fs``, ``features`` (DataFrame with pr_ms, p_amp_mv, qrs_ms, qrs_amp_mv in ms / mV) and optionally
     ``vf_episodes`` [(start, stop)] in samples and ``paced`` (bool per beat). ``duration_s`` defaults to the
-    length of ``beats.clean`` when present (it is at 360 Hz in CardioLens, so its own ``clean_fs`` or 360)."""
+    length of ``beats.clean`` when present (it is at 360 Hz in CardioLens, so its own ``clean_fs`` or 360);
+    ``beats.clean`` (mV) is passed on as ``clean_mv`` for the atrial-activity and morphology measures."""
     for attr in ("rpeaks", "fs"):
         if not hasattr(beats, attr):
             raise TypeError(f"rhythm_inputs_from_beats needs an object with .{attr}; got {type(beats).__name__}")
@@ -40,6 +41,9 @@ def rhythm_inputs_from_beats(beats: Any, duration_s: float | None = None) -> dic
         else:
             duration_s = float(t[-1]) if n else 0.0
     vf = getattr(beats, "vf_episodes", None) or []
+    clean = getattr(beats, "clean", None)
+    clean = None if clean is None or not len(clean) else np.asarray(clean, dtype=float).ravel()
     return dict(beat_time_s=t, duration_s=float(duration_s), pr_ms=_col(f, "pr_ms", n),
                 p_amp_mv=_col(f, "p_amp_mv", n), qrs_ms=_col(f, "qrs_ms", n), qrs_amp_mv=_col(f, "qrs_amp_mv", n),
-                paced=getattr(beats, "paced", None), unreadable=[(a / fs, b / fs) for a, b in vf], fs=fs)
+                paced=getattr(beats, "paced", None), unreadable=[(a / fs, b / fs) for a, b in vf], fs=fs,
+                clean_mv=clean, clean_fs=float(getattr(beats, "clean_fs", 360.0)))

@@ -146,6 +146,82 @@ def test_adapter_duck_typed():
     assert "UNREADABLE" in kinds(res) and all(e.kind in LABELS for e in res.episodes)
 
 
+def synth_ecg(t, fs=360.0, p_wave=True, f_waves=False, wide=(), seed=0):
+    """Synthetic lead (mV) at ``fs``: Gaussian QRS at each beat time, a P wave 160 ms before it (sinus) or
+    continuous 4-9 Hz fibrillatory waves (AF); beats in ``wide`` get a broad biphasic ventricular QRS."""
+    rng = np.random.default_rng(seed)
+    n = int((t[-1] + 1.0) * fs)
+    k = np.arange(n) / fs
+    x = 0.01 * rng.standard_normal(n)
+    for i, r in enumerate(t):
+        if i in wide:
+            x += -0.9 * np.exp(-0.5 * ((k - r - 0.03) / 0.04) ** 2) + 0.6 * np.exp(-0.5 * ((k - r + 0.03) / 0.03) ** 2)
+        else:
+            x += 1.0 * np.exp(-0.5 * ((k - r) / 0.012) ** 2)
+            if p_wave:
+                x += 0.15 * np.exp(-0.5 * ((k - r + 0.16) / 0.025) ** 2)
+        x += 0.25 * np.exp(-0.5 * ((k - r - 0.28) / 0.05) ** 2)  # T wave
+    if f_waves:
+        freq = 6.0 + 0.8 * np.sin(2 * np.pi * 0.1 * k)  # wandering 5-7 Hz atrial rate
+        x += 0.08 * np.sin(2 * np.pi * np.cumsum(freq) / fs + rng.uniform(0, 6))
+    return x
+
+
+def test_irregular_rr_with_sinus_p_waves_is_not_af():
+    rng = np.random.default_rng(3)
+    t = 1.0 + np.cumsum(rng.uniform(0.55, 1.1, 300))  # e.g. frequent atrial ectopy: irregular, P waves kept
+    x = synth_ecg(t, p_wave=True)
+    res = analyse_rhythm(t, len(x) / 360.0, clean_mv=x)
+    assert "AF" not in kinds(res) and res.origin_source == "morphology"
+    # the same RR without P-wave information at all would be read as AF: the P waves are what decides
+    assert "AF" in kinds(analyse_rhythm(t, len(x) / 360.0))
+
+
+def test_f_waves_without_p_and_irregular_rr_is_af():
+    rng = np.random.default_rng(4)
+    t = 1.0 + np.cumsum(rng.uniform(0.45, 1.05, 300))
+    x = synth_ecg(t, p_wave=False, f_waves=True)
+    res = analyse_rhythm(t, len(x) / 360.0, clean_mv=x)
+    af = [e for e in res.episodes if e.kind == "AF"]
+    assert af and sum(e.duration_s for e in af) > 0.9 * (t[-1] - t[0])
+
+
+def test_atrial_measures_separate_p_from_f_waves():
+    from core.rhythm.atrial import measure_atrial_activity
+    t = 1.0 + np.cumsum(np.full(120, 0.8))
+    a_sr = measure_atrial_activity(synth_ecg(t, p_wave=True), 360.0, t)
+    a_af = measure_atrial_activity(synth_ecg(t, p_wave=False, f_waves=True), 360.0, t)
+    assert np.nanmedian(a_sr.p_corr) > 0.8 and np.nanmedian(a_af.p_corr) < 0.5
+    assert np.nanmedian(a_sr.p_template_mv) > 0.1 > np.nanmedian(a_af.p_template_mv)
+    assert np.nanmedian(a_af.f_rel) > 3 * np.nanmedian(a_sr.f_rel)
+
+
+def test_origin_template_finds_wide_beats_without_p():
+    from core.rhythm.origin import classify_origin
+    t = 1.0 + np.cumsum(np.full(100, 0.8))
+    wide = {20, 50, 51, 52, 80}  # at the sinus rate (no prematurity): only the morphology can tell
+    x = synth_ecg(t, wide=wide)
+    from core.rhythm.atrial import measure_atrial_activity
+    pc = measure_atrial_activity(x, 360.0, t).p_corr
+    o = classify_origin(t, np.full(100, 90.0), clean_mv=x, fs=360.0, p_corr=pc)
+    assert set(np.flatnonzero(o == "V")) == wide
+    assert (classify_origin(t, np.full(100, 90.0)) == "N").all()  # timing alone cannot
+
+
+def test_clean_mv_bad_input_and_30_min_speed():
+    import time
+    t = 1.0 + np.cumsum(np.full(10, 0.8))
+    with pytest.raises(ValueError, match="clean_mv lasts"):
+        analyse_rhythm(t, 10.0, clean_mv=np.zeros(360))
+    rng = np.random.default_rng(5)
+    t = 1.0 + np.cumsum(rng.uniform(0.5, 1.0, 2400))  # ~30 min
+    x = synth_ecg(t[:60], p_wave=True)
+    x = np.resize(x, int((t[-1] + 1) * 360))
+    t0 = time.perf_counter()
+    analyse_rhythm(t, len(x) / 360.0, clean_mv=x, qrs_ms=np.full(len(t), 90.0))
+    assert time.perf_counter() - t0 < 1.5  # ~0.3 s measured on one core; generous for shared machines
+
+
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mitdb"
 
 
