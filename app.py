@@ -8,7 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.report.tables import DISCLAIMER
+from pages import _state as state
 from pages._common import PAGES, current_case, model_dir
+from pages._state import Key
 
 st.set_page_config(page_title="CardioLens", page_icon=":material/monitor_heart:", layout="wide")
 
@@ -24,15 +26,15 @@ nav = st.navigation(pages)
 
 with st.sidebar:
     st.markdown("### CardioLens")
-    st.toggle("Teaching mode", key="teaching",
+    st.toggle("Teaching mode", key=Key.TEACHING,
               help="Hide the model's answers on Predictions and Explanations until you commit your own read.")
     # A widget key is safe here: the sidebar is drawn on every page, so its state is never dropped.
     case = current_case()
     if case is not None:
-        st.markdown(f"**Case:** {st.session_state.get('case_label', case.record.name)}")
+        st.markdown(f"**Case:** {state.case_label(case.record.name)}")
         summary = f"{case.record.duration_s:.0f} s · {len(case.table)} beats"
         # In teaching mode the verdict stays hidden until the reader has committed a read.
-        if not st.session_state.get("teaching") or st.session_state.get("case_hash") in st.session_state.get("reads", {}):
+        if not state.answers_hidden():
             summary += f" · **{case.verdict}**"
         st.markdown(summary)
     else:

@@ -1,15 +1,6 @@
-"""Helpers shared by the pages: cached model loading, the case in session state, teaching mode and
-the error boundary. Pages stay thin: they compose ``core`` functions and ``core.figures``.
-
-Session state keys (the case survives page switches because none of these is a widget key):
-
-- ``case``: ``core.predict.CaseResult`` of the analysed case, or absent.
-- ``case_hash``: ``core.predict.content_hash`` of that case; keys every cached result.
-- ``case_label``: where the case came from ("example nsr_100", "upload 100.hea, 100.dat").
-- ``case_note``: the note text that was analysed.
-- ``beat_index``: the beat selected on Waveform / Explanations (default: the most abnormal).
-- ``reads``: ``{case_hash: {"call": "normal"|"abnormal", "comment": str}}`` (teaching mode).
-- ``memo``: ``{(case_hash, kind, ...): result}`` for slow per-case results (SHAP, zero-shot).
+"""Helpers shared by the pages: model access, the case, teaching mode and the error boundary. Pages
+stay thin: they compose ``core`` functions and ``core.report`` figures and tables. Session state is
+read and written only through ``pages._state``; caches live in ``pages._cache``.
 
 Environment: ``CARDIOLENS_MODEL_DIR`` names a model bundle folder to load instead of
 ``assets/models/<CARDIOLENS_MODEL or v1>`` (used by the tests with a randomly initialised bundle).
@@ -25,6 +16,8 @@ import numpy as np
 import streamlit as st
 
 from core import config
+from pages import _cache
+from pages import _state as state
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +40,6 @@ def model_dir() -> str | None:
     return os.environ.get("CARDIOLENS_MODEL_DIR") or None
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def _load_bundle(path: str | None):
-    from core.model.bundle import load_bundle
-
-    return load_bundle(path)
-
-
-@st.cache_resource(show_spinner="Loading the note encoder (BERT)…")
-def _load_text_encoder(name: str, pooling: str):
-    from core.text.encoder import load_text_encoder
-
-    return load_text_encoder(name, pooling)
-
-
 class ModelMissing(RuntimeError):
     """No trained model where the app looks for one."""
 
@@ -68,7 +47,7 @@ class ModelMissing(RuntimeError):
 def get_bundle():
     """The model bundle, loaded once per process."""
     try:
-        return _load_bundle(model_dir())
+        return _cache.load_bundle(model_dir())
     except FileNotFoundError as exc:
         where = model_dir() or str(config.MODELS_DIR / config.DEFAULT_MODEL_VERSION)
         raise ModelMissing(f"No trained model was found at {where}: train one with `python -m core train` "
@@ -82,7 +61,7 @@ def get_bundle():
 def get_text_encoder():
     """The note encoder named in the bundle's config, loaded once per process."""
     bundle = get_bundle()
-    return _load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    return _cache.load_text_encoder(bundle.config.text_model, bundle.config.pooling)
 
 
 # ---- examples ------------------------------------------------------------------------------------
@@ -123,27 +102,19 @@ def read_example(name: str):
 
 def analyse(record, note: str | None, label: str) -> Any:
     """Analyse ``record`` + ``note`` (or reuse the result for the same content) and make it the case."""
-    from core.predict import analyse_case, content_hash
+    from core.predict import content_hash
 
     key = content_hash(record, note)
-    results = st.session_state.setdefault("results", {})
-    if key not in results:
-        bundle = get_bundle()
-        enc = get_text_encoder() if note and note.strip() else None
-        results[key] = analyse_case(record, note, bundle, enc)
-        while len(results) > 4:  # keep memory bounded: the last four cases
-            results.pop(next(iter(results)))
-    case = results[key]
-    st.session_state["case"] = case
-    st.session_state["case_hash"] = key
-    st.session_state["case_label"] = label
-    st.session_state["case_note"] = note or ""
-    st.session_state["beat_index"] = most_abnormal_beat(case)
+    bundle = get_bundle()  # raises ModelMissing with its own message
+    if note and note.strip():
+        get_text_encoder()  # load BERT (with its spinner) before the cached analysis needs it
+    case = _cache.analyse(key, note, bundle.version, model_dir(), record)
+    state.set_case(case, key, label, note, most_abnormal_beat(case))
     return case
 
 
 def current_case():
-    return st.session_state.get("case")
+    return state.case()
 
 
 def most_abnormal_beat(case) -> int | None:
@@ -154,7 +125,7 @@ def most_abnormal_beat(case) -> int | None:
 
 
 def selected_beat(case) -> int | None:
-    i = st.session_state.get("beat_index")
+    i = state.beat()
     if i is None or not (0 <= int(i) < len(case.table)):
         i = most_abnormal_beat(case)
     return None if i is None else int(i)
@@ -171,7 +142,7 @@ def require_case():
 
 def memo(key: tuple, fn: Callable[[], Any]) -> Any:
     """``fn()`` computed once per ``key`` in this session (keys start with the case hash)."""
-    store = st.session_state.setdefault("memo", {})
+    store = state.memo_store()
     if key not in store:
         store[key] = fn()
         while len(store) > MAX_MEMO:
@@ -180,11 +151,11 @@ def memo(key: tuple, fn: Callable[[], Any]) -> Any:
 
 
 def memo_has(key: tuple) -> bool:
-    return key in st.session_state.get("memo", {})
+    return key in state.memo_store()
 
 
 def memo_get(key: tuple, default: Any = None) -> Any:
-    return st.session_state.get("memo", {}).get(key, default)
+    return state.memo_store().get(key, default)
 
 
 def on_demand(key: tuple, fn: Callable[[], Any], label: str, note: str) -> Any:
@@ -202,7 +173,9 @@ def on_demand(key: tuple, fn: Callable[[], Any], label: str, note: str) -> Any:
 def beat_label(case, i: int) -> str:
     row = case.table.iloc[i]
     cls = "abnormal" if int(row["predicted"]) == 1 else "normal"
-    ref = f", reference {row['ref_symbol']}" if "ref_symbol" in row and str(row["ref_symbol"]) else ""
+    # the reference letter is the answer key: hidden in teaching mode until a read is committed
+    show_ref = "ref_symbol" in row and str(row["ref_symbol"]) and not state.answers_hidden()
+    ref = f", reference {row['ref_symbol']}" if show_ref else ""
     return f"beat {i} at {row['time_s']:.2f} s — p(abnormal) {row['p_abnormal']:.2f} ({cls}{ref})"
 
 
@@ -218,17 +191,15 @@ def explain_module():
 # ---- teaching mode -----------------------------------------------------------------------------
 
 def teaching_on() -> bool:
-    return bool(st.session_state.get("teaching", False))
+    return state.teaching_on()
 
 
 def teaching_gate(case, where: str) -> bool:
     """True when the model's answers may be shown; in teaching mode, first ask for the reader's read."""
     if not teaching_on():
         return True
-    key = st.session_state.get("case_hash")
-    reads = st.session_state.setdefault("reads", {})
-    if key in reads:
-        r = reads[key]
+    r = state.committed_read()
+    if r is not None:
         model_call = case.verdict
         agree = r["call"] == model_call
         (st.success if agree else st.warning)(
@@ -248,7 +219,7 @@ def teaching_gate(case, where: str) -> bool:
         if call is None:
             st.error("Choose normal or abnormal before committing your read.")
             return False
-        reads[key] = {"call": call, "comment": comment}
+        state.commit_read(call, comment)
         st.rerun()
     return False
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from core import config
+from pages import _state as state
+from pages._state import Key
 from pages._common import (PAGES, ModelMissing, analyse, current_case, example_label, get_bundle,
                            get_text_encoder, list_examples, read_example, run_page)
 
@@ -19,19 +21,18 @@ log = logging.getLogger(__name__)
 
 def _on_example_change() -> None:
     """Prefill the note with the chosen example's note.txt."""
-    name = st.session_state.get("example_choice")
-    st.session_state["note_input"] = list_examples().get(name, {}).get("note", "")
+    state.put(Key.NOTE_INPUT, list_examples().get(state.get(Key.EXAMPLE), {}).get("note", ""))
 
 
 def _on_upload_change() -> None:
     """A .txt in the upload is the note: put it into the note box. Without one, an example's note that
     is still in the box is cleared, so it is never read as the note of someone else's recording."""
-    for f in st.session_state.get("upload") or []:
+    for f in state.get(Key.UPLOAD) or []:
         if f.name.lower().endswith(".txt"):
-            st.session_state["note_input"] = f.getvalue().decode("utf-8", errors="replace")
+            state.put(Key.NOTE_INPUT, f.getvalue().decode("utf-8", errors="replace"))
             return
-    if st.session_state.get("note_input", "") in {m.get("note") for m in list_examples().values()}:
-        st.session_state["note_input"] = ""
+    if state.get(Key.NOTE_INPUT, "") in {m.get("note") for m in list_examples().values()}:
+        state.put(Key.NOTE_INPUT, "")
 
 
 def _upload_needs_fs(files) -> str | None:
@@ -56,33 +57,31 @@ def body() -> None:
         st.error(str(exc))
 
     # The note box keeps its text across page switches through a plain (non-widget) copy.
-    if "note_input" not in st.session_state:
-        st.session_state["note_input"] = st.session_state.get("note_saved", "")
-    if "example_choice" not in st.session_state and examples:
-        st.session_state["example_choice"] = st.session_state.get("example_saved", next(iter(examples)))
-        if not st.session_state["note_input"]:
+    state.persist(Key.NOTE_INPUT, "")
+    if not state.has(Key.EXAMPLE) and examples:
+        state.persist(Key.EXAMPLE, next(iter(examples)))
+        if not state.get(Key.NOTE_INPUT):
             _on_example_change()
-    if "source_choice" not in st.session_state:
-        st.session_state["source_choice"] = st.session_state.get("source_saved", _SOURCES[0])
+    state.persist(Key.SOURCE, _SOURCES[0])
 
     left, right = st.columns([3, 2], gap="large")
     with left:
-        source = st.radio("Source", _SOURCES, horizontal=True, key="source_choice")
+        source = st.radio("Source", _SOURCES, horizontal=True, key=Key.SOURCE)
         fs = None
         files = []
         if source == _SOURCES[0]:
             if not examples:
                 st.warning("No bundled examples were found in assets/examples: upload a record instead.")
             else:
-                st.selectbox("Example case", list(examples), key="example_choice", format_func=example_label,
+                st.selectbox("Example case", list(examples), key=Key.EXAMPLE, format_func=example_label,
                              on_change=_on_example_change)
-                meta = examples[st.session_state["example_choice"]]
+                meta = examples[state.get(Key.EXAMPLE)]
                 st.caption(meta.get("why_chosen", ""))
         else:
             files = st.file_uploader(
                 "ECG record: WFDB .hea + .dat (+ .atr) together, or one .zip, .csv, .edf or .npy; "
                 "a .txt file is taken as the note",
-                type=_UPLOAD_TYPES, accept_multiple_files=True, key="upload", on_change=_on_upload_change,
+                type=_UPLOAD_TYPES, accept_multiple_files=True, key=Key.UPLOAD, on_change=_on_upload_change,
                 help=f"Up to {config.MAX_UPLOAD_BYTES // 2**20} MB. Files stay in memory and are never stored.")
             need = _upload_needs_fs(files or [])
             if need:
@@ -90,14 +89,14 @@ def body() -> None:
                     "Sampling rate (Hz)" + (" — required for .npy" if need == "required" else
                                             " — leave empty to use the file's time column"),
                     min_value=1.0, max_value=20000.0, value=None, step=1.0, key="upload_fs")
-        note = st.text_area("Clinical note (optional; leave empty for an ECG-only reading)", key="note_input",
+        note = st.text_area("Clinical note (optional; leave empty for an ECG-only reading)", key=Key.NOTE_INPUT,
                             height=150)
         go = st.button("Analyse", type="primary", icon=":material/play_arrow:")
 
-    st.session_state["note_saved"] = note
-    st.session_state["source_saved"] = source
-    if "example_choice" in st.session_state:
-        st.session_state["example_saved"] = st.session_state["example_choice"]
+    state.remember(Key.NOTE_INPUT, note)
+    state.remember(Key.SOURCE, source)
+    if state.has(Key.EXAMPLE):
+        state.remember(Key.EXAMPLE, state.get(Key.EXAMPLE))
 
     if go:
         from core.io import RecordReadError
@@ -106,7 +105,7 @@ def body() -> None:
         with st.spinner("Reading the record…"):
             try:
                 if source == _SOURCES[0]:
-                    name = st.session_state["example_choice"]
+                    name = state.get(Key.EXAMPLE)
                     record, label = read_example(name), f"example {name}"
                 else:
                     ecg_files = [f for f in (files or []) if not f.name.lower().endswith(".txt")]
@@ -125,7 +124,7 @@ def body() -> None:
         if record is not None:
             with st.spinner("Finding beats and running the model…"):
                 analyse(record, note, label)
-            st.session_state["just_analysed"] = True
+            state.put(Key.JUST_ANALYSED, True)
             st.rerun()  # so the sidebar, drawn before this page, shows the new case
 
     with right:
@@ -139,9 +138,9 @@ def _summary() -> None:
         st.caption("Nothing analysed yet.")
         return
     rec = case.record
-    if st.session_state.pop("just_analysed", False):
+    if state.pop(Key.JUST_ANALYSED, False):
         st.success("Analysis done: see the other pages.", icon=":material/check:")
-    st.markdown(f"**{st.session_state.get('case_label', rec.name)}**")
+    st.markdown(f"**{state.case_label(rec.name)}**")
     c1, c2 = st.columns(2)
     c3, c4 = st.columns(2)
     c1.metric("Leads", rec.n_leads, help=", ".join(rec.lead_names))

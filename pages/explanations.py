@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages import _state as state
 from core.report import figures as figs
 from core.report import figures_explain as xfigs
 from core.report.tables import note_highlight_html, reference_frame, shap_table
@@ -40,7 +41,7 @@ def _pick_beat(case) -> int:
         cur = most_abnormal_beat(case) if most_abnormal_beat(case) in opts else opts[0]
     i = st.selectbox("Beat to explain (default: the most abnormal)", opts, index=opts.index(cur),
                      format_func=lambda k: beat_label(case, k), key=f"expl_beat_{only_flagged}")
-    st.session_state["beat_index"] = int(i)
+    state.set_beat(i)
     return int(i)
 
 
@@ -59,11 +60,11 @@ def _beat_view(case, bundle, ex, i: int) -> None:
         t1 = min(rec.duration_s, t0 + 4.0)
         li = rec.lead_names.index(case.beats.lead_names[0]) if case.beats.lead_names else 0
         st.plotly_chart(figs.ecg_strip(rec.signal[:, li], rec.fs, t0=t0, t1=t1, beats=case.table,
-                                       reference=reference_frame(rec), lead_name=rec.lead_names[li],
+                                       reference=None if state.answers_hidden() else reference_frame(rec), lead_name=rec.lead_names[li],
                                        highlight_time_s=t, width_px=760), width="stretch")
     with right:
         st.subheader("Similar known beats")
-        sim = memo((st.session_state.get("case_hash"), "similar", i), lambda: ex.similar_cases(case, bundle, i, k=5))
+        sim = memo((state.case_hash(), "similar", i), lambda: ex.similar_cases(case, bundle, i, k=5))
         assets = ex.explain_assets(bundle)
         if assets is not None and "index" in sim:
             labels = [f"{r.record}:{r.symbol} ({r.aami}), d={r.distance:.2f}" for r in sim.itertuples()]
@@ -76,7 +77,7 @@ def _beat_view(case, bundle, ex, i: int) -> None:
 
 def _shap_beat(case, bundle, ex, i: int) -> None:
     st.subheader("Which measurements pushed this beat's probability (SHAP)")
-    e = memo((st.session_state.get("case_hash"), "shap", i), lambda: ex.shap_features(case, bundle, i))
+    e = memo((state.case_hash(), "shap", i), lambda: ex.shap_features(case, bundle, i))
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(xfigs.shap_waterfall(e.feature_names, e.values, e.base_value, e.data, e.units),
@@ -92,7 +93,7 @@ def _shap_beat(case, bundle, ex, i: int) -> None:
 
 def _shap_record(case, bundle, ex) -> None:
     st.subheader("Across the record")
-    r = on_demand((st.session_state.get("case_hash"), "shap_record"), lambda: ex.shap_record(case, bundle),
+    r = on_demand((state.case_hash(), "shap_record"), lambda: ex.shap_record(case, bundle),
                   "Compute the record-level SHAP summary",
                   "SHAP of up to 40 beats of the record: about half a minute on a 2-core machine.")
     if r is None:
@@ -105,12 +106,12 @@ def _shap_record(case, bundle, ex) -> None:
 
 def _note(case, bundle, ex) -> None:
     st.subheader("What the model read in the note")
-    note = st.session_state.get("case_note", "")
+    note = state.case_note()
     if case.note is None or not note.strip():
         st.info("No note was given for this case, so there is nothing to explain here.")
         return
     enc = get_text_encoder()
-    h = st.session_state.get("case_hash")
+    h = state.case_hash()
     att = memo((h, "attention"), lambda: ex.note_attention(note, enc))
     c1, c2 = st.columns(2)
     with c1:
@@ -139,7 +140,7 @@ def _note(case, bundle, ex) -> None:
 
 def _saliency(case, bundle, ex, i: int) -> None:
     st.subheader("Where on the beat the ECG head looked (integrated gradients)")
-    s = memo((st.session_state.get("case_hash"), "saliency", i), lambda: ex.beat_saliency(case, bundle, i))
+    s = memo((state.case_hash(), "saliency", i), lambda: ex.beat_saliency(case, bundle, i))
     st.plotly_chart(xfigs.beat_saliency(case.beats.windows[i, 0], s), width="stretch")
     st.caption("Orange band and marker colour: |attribution| of each sample of the 1 s window (R peak at 0 ms), "
                "relative to a flat line.")

@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core import config
+from pages import _state as state
+from pages._state import Key
 from core.report import figures as figs
 from core.report.tables import beat_table, reference_confusion
 from pages._common import (beat_label, get_bundle, get_text_encoder, memo, require_case, run_page, selected_beat,
@@ -114,9 +116,9 @@ def _bank() -> pd.DataFrame:
 
 def _reset_prompts() -> None:
     bank = _bank()
-    st.session_state["prompt_base"] = bank
-    st.session_state["prompts_current"] = bank
-    st.session_state["prompt_gen"] = st.session_state.get("prompt_gen", 0) + 1
+    state.put(Key.PROMPT_BASE, bank)
+    state.put(Key.PROMPTS, bank)
+    state.put(Key.PROMPT_GEN, state.get(Key.PROMPT_GEN, 0) + 1)
 
 
 def _table_key(df: pd.DataFrame) -> str:
@@ -129,18 +131,18 @@ def _zeroshot(case, bundle) -> None:
     st.subheader("Zero-shot labels from text prompts")
     st.caption("Each label is scored by how close the beat's ECG embedding is to the label's prompts in the shared "
                "ECG–text space (softmax over labels). Edit, add or remove prompts; the scores update.")
-    if "prompt_base" not in st.session_state:
+    if not state.has(Key.PROMPT_BASE):
         _reset_prompts()
-    key = f"prompt_editor_{st.session_state.get('prompt_gen', 0)}"
-    if key not in st.session_state:  # the editor's edits are dropped while another page shows: start from them
-        st.session_state["prompt_base"] = st.session_state["prompts_current"]
+    key = f"prompt_editor_{state.get(Key.PROMPT_GEN, 0)}"
+    if not state.has(key):  # the editor's edits are dropped while another page shows: start from them
+        state.put(Key.PROMPT_BASE, state.get(Key.PROMPTS))
     edited = st.data_editor(
-        st.session_state["prompt_base"], num_rows="dynamic", key=key, width="stretch", height=300,
+        state.get(Key.PROMPT_BASE), num_rows="dynamic", key=key, width="stretch", height=300,
         column_config={"label": st.column_config.TextColumn("label", required=True),
                        "prompt": st.column_config.TextColumn("prompt", width="large", required=True),
                        "kind": st.column_config.SelectboxColumn("kind", options=["name", "descriptive", ""]),
                        "source": st.column_config.TextColumn("source")})
-    st.session_state["prompts_current"] = edited
+    state.put(Key.PROMPTS, edited)
     st.button("Reset to the prompt bank", on_click=_reset_prompts, icon=":material/restart_alt:")
     try:
         prompts = load_prompts(edited)
@@ -149,10 +151,9 @@ def _zeroshot(case, bundle) -> None:
         st.error(str(exc))
         return
     enc = get_text_encoder()
-    h = st.session_state.get("case_hash")
-    res = memo((h, "zeroshot", _table_key(prompts)),
+    res = memo((state.case_hash(), "zeroshot", _table_key(prompts)),
                lambda: score_case(case, prompts, bundle, enc))
-    st.session_state.setdefault("zeroshot_last", {})[h] = res  # the Report page includes it
+    state.set_last_zeroshot(res)  # the Report page includes it
     if not len(res.beat_probs):
         st.info("No beats, so nothing to score.")
         return
@@ -170,7 +171,7 @@ def _zeroshot(case, bundle) -> None:
         for kind in ("name", "descriptive"):
             sub = prompts[prompts["kind"] == kind]
             if sub["label"].nunique() >= 2:
-                r = memo((h, "zeroshot", _table_key(sub)), lambda sub=sub: score_case(case, sub, bundle, enc))
+                r = memo((state.case_hash(), "zeroshot", _table_key(sub)), lambda sub=sub: score_case(case, sub, bundle, enc))
                 comp["names" if kind == "name" else "descriptions"] = r.record_probs
         st.dataframe(pd.DataFrame(comp).reindex(res.labels).round(3), width="stretch")
         if "ref_class" in case.table:

@@ -8,6 +8,7 @@ import re
 import streamlit as st
 
 from core.report.html import case_report_html
+from pages import _state as state
 from pages._common import (explain_module, get_bundle, get_text_encoder, memo, memo_get, require_case, run_page,
                            selected_beat, teaching_on)
 
@@ -30,14 +31,13 @@ def body() -> None:
     case = require_case()
     if case is None:
         return
-    h = st.session_state.get("case_hash")
-    reads = st.session_state.get("reads", {})
-    if teaching_on() and h not in reads:
+    h = state.case_hash()
+    if teaching_on() and not state.has_committed_read():
         st.info("Teaching mode: commit your own read on the Predictions page before exporting the report.")
         return
     bundle = get_bundle()
     i = selected_beat(case)
-    note = st.session_state.get("case_note", "")
+    note = state.case_note()
     st.write("Download the case as one HTML file that opens offline in any browser: recording details, the "
              "verdict of each head, ECG strips, beat table, zero-shot labels, explanations of the selected beat, "
              "the note (shown as plain text), model version and a timestamp.")
@@ -54,10 +54,10 @@ def body() -> None:
                 enc = get_text_encoder()
                 att = _optional("note attention", lambda: memo((h, "attention"), lambda: ex.note_attention(note, enc)), omitted)
                 grad = memo_get((h, "gradients"))  # only when already computed on Explanations (slow)
-        zs = _last_zeroshot(h)
+        zs = state.last_zeroshot(h)
         html_text = case_report_html(case, note=note, explanation=expl, beat_index=i, attention=att, gradients=grad,
-                                     saliency=sal, zeroshot=zs, user_read=reads.get(h),
-                                     source_label=st.session_state.get("case_label"),
+                                     saliency=sal, zeroshot=zs, user_read=state.committed_read(),
+                                     source_label=state.case_label() or None,
                                      thresholds=bundle.config.thresholds, omitted=omitted)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
     fname = f"cardiolens_{re.sub(r'[^A-Za-z0-9_-]+', '_', case.record.name)}_{stamp}.html"
@@ -66,11 +66,6 @@ def body() -> None:
     st.caption(f"{len(html_text) / 1e6:.1f} MB (the plotting library is inside the file, so it needs no network). "
                f"Selected beat: {i}. Zero-shot included: {'yes' if zs is not None else 'no (open Predictions first)'}.")
     st.caption("PDF export is not offered: print the HTML file to PDF from the browser if you need one.")
-
-
-def _last_zeroshot(case_hash: str | None):
-    """The most recent zero-shot result of this case (from the Predictions page), if any."""
-    return st.session_state.get("zeroshot_last", {}).get(case_hash)
 
 
 run_page(body)

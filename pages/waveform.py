@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pages import _state as state
+from pages._state import Key
 from core.report import figures as figs
 from core.report.tables import STRIP_S, reference_frame, strip_window
-from pages._common import beat_label, require_case, run_page, selected_beat, teaching_on
+from pages._common import beat_label, require_case, run_page, selected_beat
 
 _STEP_S = 0.5
 
@@ -16,14 +18,14 @@ def _max_start(dur: float) -> float:
 
 
 def _go_to(t_start: float, dur: float, beat: int | None = None) -> None:
-    st.session_state["win_start"] = float(min(max(0.0, round(t_start / _STEP_S) * _STEP_S), _max_start(dur)))
+    state.put(Key.WIN_START, float(min(max(0.0, round(t_start / _STEP_S) * _STEP_S), _max_start(dur))))
     if beat is not None:
-        st.session_state["beat_index"] = int(beat)
+        state.set_beat(beat)
 
 
 def _jump(direction: int, times: np.ndarray, flagged: np.ndarray, dur: float) -> None:
     """Next (+1) / previous (-1) flagged beat after / before the current window's middle third."""
-    t0 = float(st.session_state.get("win_start", 0.0))
+    t0 = float(state.get(Key.WIN_START, 0.0))
     anchor = t0 + STRIP_S / 3
     idx = np.flatnonzero(flagged)
     cand = idx[times[idx] > anchor + 0.05] if direction > 0 else idx[times[idx] < anchor - 0.05][::-1]
@@ -39,40 +41,37 @@ def body() -> None:
         return
     rec, table = case.record, case.table
     dur = rec.duration_s
-    hide = teaching_on() and st.session_state.get("case_hash") not in st.session_state.get("reads", {})
+    hide = state.answers_hidden()  # teaching mode before a read: no predictions and no reference letters
 
     # Lead and window live in plain session keys so they survive page switches.
-    if "lead_choice" not in st.session_state:
-        primary = case.beats.lead_names[0] if case.beats.lead_names else rec.lead_names[0]
-        st.session_state["lead_choice"] = st.session_state.get("lead_saved", primary)
-    if st.session_state["lead_choice"] not in rec.lead_names:
-        st.session_state["lead_choice"] = rec.lead_names[0]
-    if "win_start" not in st.session_state:  # the slider's state is dropped while another page shows
-        st.session_state["win_start"] = st.session_state.get("win_saved", 0.0)
-    if st.session_state.get("win_case") != st.session_state.get("case_hash"):
+    primary = case.beats.lead_names[0] if case.beats.lead_names else rec.lead_names[0]
+    if state.persist(Key.LEAD, primary) not in rec.lead_names:
+        state.put(Key.LEAD, rec.lead_names[0])
+    state.persist(Key.WIN_START, 0.0)  # the slider's state is dropped while another page shows
+    if state.get(Key.WIN_CASE) != state.case_hash():
         # New case: open on the selected (most abnormal) beat.
         i = selected_beat(case)
         t = float(table["time_s"].iloc[i]) if i is not None else 0.0
-        st.session_state["win_start"] = strip_window(t, dur)[0]
-        st.session_state["win_case"] = st.session_state.get("case_hash")
-    st.session_state["win_start"] = float(min(st.session_state.get("win_start", 0.0), _max_start(dur)))
+        state.put(Key.WIN_START, strip_window(t, dur)[0])
+        state.put(Key.WIN_CASE, state.case_hash())
+    state.put(Key.WIN_START, float(min(state.get(Key.WIN_START, 0.0), _max_start(dur))))
 
     times = table["time_s"].to_numpy(float) if len(table) else np.array([])
     flagged = (table["predicted"].to_numpy(int) == 1) if len(table) and not hide else np.zeros(len(times), bool)
 
     c1, c2 = st.columns([1, 3])
     with c1:
-        lead = st.selectbox("Lead", rec.lead_names, key="lead_choice")
-        st.session_state["lead_saved"] = lead
+        lead = st.selectbox("Lead", rec.lead_names, key=Key.LEAD)
+        state.remember(Key.LEAD, lead)
     with c2:
         if dur > STRIP_S:
-            st.slider("Window start (s)", 0.0, _max_start(dur), step=_STEP_S, key="win_start",
+            st.slider("Window start (s)", 0.0, _max_start(dur), step=_STEP_S, key=Key.WIN_START,
                       help="The strip shows 10 s; drag to move through the record.")
         else:
             st.caption(f"The whole record ({dur:.1f} s) fits on one strip.")
-    t0 = float(st.session_state["win_start"]) if dur > STRIP_S else 0.0
+    t0 = float(state.get(Key.WIN_START)) if dur > STRIP_S else 0.0
     t1 = min(dur, t0 + STRIP_S)
-    st.session_state["win_saved"] = t0
+    state.remember(Key.WIN_START, t0)
 
     if dur > STRIP_S:
         b1, b2, b3, b4, b5 = st.columns(5)
@@ -88,12 +87,13 @@ def body() -> None:
     sel = selected_beat(case)
     sel_t = float(times[sel]) if sel is not None and len(times) else None
     beats = None if hide else table
-    fig = figs.ecg_strip(rec.signal[:, li], rec.fs, t0=t0, t1=t1, beats=beats, reference=reference_frame(rec),
+    fig = figs.ecg_strip(rec.signal[:, li], rec.fs, t0=t0, t1=t1, beats=beats, reference=None if hide else reference_frame(rec),
                          lead_name=lead, highlight_time_s=sel_t if not hide else None)
     st.plotly_chart(fig, width="stretch", config={"displaylogo": False, "scrollZoom": False})
     st.caption("ECG paper: 25 mm/s, 10 mm/mV; small squares 0.04 s × 0.1 mV, large squares 0.2 s × 0.5 mV. "
                + ("" if hide else "Blue circles: beats called normal; vermillion triangles: beats called abnormal. ")
-               + ("Letters above the trace: reference annotations from the file." if rec.annotations is not None else ""))
+               + ("Letters above the trace: reference annotations from the file." if rec.annotations is not None and not hide
+                  else "Reference annotations are hidden until you commit your read." if rec.annotations is not None else ""))
     if dur > STRIP_S:
         st.plotly_chart(figs.overview_strip(rec.signal[:, li], rec.fs, beats, window=(t0, t1)),
                         width="stretch", config={"displaylogo": False})
@@ -106,7 +106,7 @@ def body() -> None:
             st.selectbox("Select a beat in this strip (used on Explanations)", in_win.tolist(),
                          index=int(np.argmin(np.abs(in_win - (sel if sel is not None else in_win[0])))),
                          format_func=lambda i: beat_label(case, i), key=f"win_beat_{t0}",
-                         on_change=lambda k=f"win_beat_{t0}": st.session_state.update(beat_index=st.session_state[k]))
+                         on_change=lambda k=f"win_beat_{t0}": state.set_beat(state.get(k)))
 
 
 run_page(body)

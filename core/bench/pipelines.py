@@ -124,42 +124,25 @@ def ours_all(m: Models, path: Path, note: str, st: Stages | None = None) -> dict
 
 
 def ours_holter(m: Models, hea: Path, st: Stages | None = None):
-    """A 30-min record to every beat scored (ECG-only head; the record has no note)."""
-    from core.signal.beats import extract_beats
+    """A 30-min record to every beat scored (ECG-only head; the record has no note), batched."""
+    return _holter(m.bundle, hea, st or Stages(), batch_size=2048)
+
+
+def _holter(bundle, hea: Path, st: Stages, batch_size: int):
     from core.io import read_record
     from core.predict import analyse_case
+    from core.signal.beats import extract_beats
 
-    st = st or Stages()
     with st("read"):
         rec = read_record(hea)
     with st("beats"):
         beats = extract_beats(rec)
     with st("predict"):
-        case = analyse_case(rec, None, m.bundle, None, beats=beats)
+        case = analyse_case(rec, None, bundle, None, beats=beats, batch_size=batch_size)
     return case, st.t
 
 
 # ---- the naive pipeline ----------------------------------------------------------------------------
-@contextlib.contextmanager
-def per_beat_inference():
-    """Make ``core.predict.analyse_case`` run the model one beat at a time (same maths, no batching)."""
-    import core.predict as cp
-
-    batched = cp.predict_logits
-
-    def one_by_one(model, windows, features, note_vec, batch_size: int = 1):
-        outs = [batched(model, windows[i : i + 1], features[i : i + 1], note_vec) for i in range(len(windows))]
-        if not outs:
-            return batched(model, windows, features, note_vec)
-        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
-
-    cp.predict_logits = one_by_one
-    try:
-        yield
-    finally:
-        cp.predict_logits = batched
-
-
 def naive_background(bundle, n: int = NAIVE_BACKGROUND_ROWS) -> np.ndarray:
     """``n`` background rows drawn with replacement from the bundle's own SHAP background (seeded)."""
     from core.explain.head import _background
@@ -230,8 +213,8 @@ def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) 
         prompts = load_prompts(config.DEFAULT_PROMPT_BANK)
     with st("read"):
         rec = read_record(path)
-    with st("beats+predict"), per_beat_inference():
-        case = analyse_case(rec, note, bundle, enc)
+    with st("beats+predict"):
+        case = analyse_case(rec, note, bundle, enc, batch_size=1)  # one model forward per beat
     with st("zero-shot"):
         zs = score_case(case, prompts, bundle, enc)
     top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
@@ -245,21 +228,13 @@ def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) 
 
 
 def naive_holter(model_path: str, hea: Path, st: Stages | None = None):
-    from core.signal.beats import extract_beats
-    from core.io import read_record
+    """The same record naively: the model loaded for the request, one model forward per beat."""
     from core.model.bundle import load_bundle
-    from core.predict import analyse_case
 
     st = st or Stages()
     with st("load model"):
         bundle = load_bundle(model_path)
-    with st("read"):
-        rec = read_record(hea)
-    with st("beats"):
-        beats = extract_beats(rec)
-    with st("predict"), per_beat_inference():
-        case = analyse_case(rec, None, bundle, None, beats=beats)
-    return case, st.t
+    return _holter(bundle, hea, st, batch_size=1)
 
 
 def _stage_fn(name: str, m: Models, path: Path, note: str, case, top: int, hea: Path):

@@ -98,8 +98,8 @@ def test_page_with_case(model_env, analysed, page):
         metric_rows = [t for t in tables if "view" in t.columns]
         assert metric_rows and "ecg_only" in set(metric_rows[0]["view"])
         if (model_env / "zeroshot.json").is_file():
-            zs = [t for t in tables if "macro_auc" in t.columns]
-            assert zs and "all/mean" in zs[0].index
+            zs = [t for t in tables if "macro AUC" in t.columns]  # core.report.tables.zeroshot_table
+            assert zs and "all/mean" in set(zs[0]["prompts / ensemble"])
     if page == "pages/report.py":
         assert len(at.get("download_button")) == 1
 
@@ -155,3 +155,22 @@ def test_note_markup_is_rendered_inert(model_env, analysed):
     for block in html_blocks:
         assert "<script" not in block and "<b>" not in block  # no live tag survives
         assert "&lt;" in block and "&gt;" in block and "alert" in block  # shown as text instead
+
+
+def test_teaching_mode_hides_reference_letters_until_read(model_env):
+    """The reference annotation letters are the answer key: not drawn in teaching mode before a read."""
+    from core.io import read_record
+    from core.model.bundle import load_bundle
+    from core.predict import analyse_case, content_hash
+
+    rec = read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea")
+    case = analyse_case(rec, None, load_bundle(model_env))
+    h = content_hash(rec, None)
+    state = {"case": case, "case_hash": h, "case_label": "x", "beat_index": 0, "teaching": True}
+    at = _open(_app(state), "pages/waveform.py")
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "reference annotation" not in spec
+    assert any("hidden until you commit" in c.value for c in at.caption)
+    at2 = _open(_app({**state, "reads": {h: {"call": "normal", "comment": ""}}}), "pages/waveform.py")
+    assert not at2.exception and "reference annotation" in at2.get("plotly_chart")[0].proto.spec
