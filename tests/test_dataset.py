@@ -21,7 +21,7 @@ def test_cache_key_depends_on_records_mode_and_feature_list(monkeypatch, tmp_pat
     assert k == dataset.cache_key(tmp_path, ["100", "101"], "reference")
     assert k != dataset.cache_key(tmp_path, ["100"], "reference")
     assert k != dataset.cache_key(tmp_path, ["100", "101"], "detected")
-    monkeypatch.setattr(dataset, "FEATURE_UNITS", {**dataset.FEATURE_UNITS, "new_feature_ms": "ms"})
+    monkeypatch.setattr(dataset, "BEAT_FEATURE_UNITS", {**dataset.BEAT_FEATURE_UNITS, "new_feature_ms": "ms"})
     assert k != dataset.cache_key(tmp_path, ["100", "101"], "reference")
 
 

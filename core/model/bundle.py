@@ -13,6 +13,7 @@ import torch
 from core import config as cfg
 from core.model.config import ModelConfig
 from core.model.nets import CardioLensModel
+from core.text.recognizer import FactRecognizer, load_recognizer
 
 
 @dataclass
@@ -23,6 +24,8 @@ class ModelBundle:
     config: ModelConfig
     path: Path | None = None
     metrics: dict = field(default_factory=dict)
+    #: the note's fact recognizer (fact-gated models only; ``fact_recognizer.npz/.json`` in the folder)
+    recognizer: FactRecognizer | None = None
 
     @property
     def version(self) -> str:
@@ -60,4 +63,7 @@ def load_bundle(path: str | Path | None = None) -> ModelBundle:
     model.eval()
     metrics_path = folder / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    return ModelBundle(model=model, config=conf, path=folder, metrics=metrics)
+    recognizer = load_recognizer(folder) if conf.fusion == "fact_gated" else None
+    if recognizer is not None and list(recognizer.facts) != list(conf.facts):
+        raise ValueError(f"The fact recognizer at {folder} reads {list(recognizer.facts)}, the model {conf.facts}.")
+    return ModelBundle(model=model, config=conf, path=folder, metrics=metrics, recognizer=recognizer)

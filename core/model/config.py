@@ -27,6 +27,29 @@ MODEL_FEATURES = (
     "hrv_rmssd_ms",
 )
 
+#: v2 adds what reads each beat against its own record (core.signal.relative: the patient's rhythm and
+#: dominant morphology, never its labels), signal quality (core.signal.quality) and pacing spikes on the
+#: unfiltered lead (core.signal.pacing). Chosen on record-grouped out-of-fold training predictions.
+MODEL_FEATURES_V2 = MODEL_FEATURES + (
+    "rr_pre_prev10_ratio",
+    "rr_post_prev10_ratio",
+    "rr_pre_regular_ratio",
+    "rr_post_regular_ratio",
+    "template_corr",
+    "template_dist",
+    "window_template_corr",
+    "window_template_dist",
+    "cluster_frac",
+    "qrs_width_rel",
+    "r_amp_rel",
+    "p_template_corr",
+    "p_energy_rel",
+    "t_template_corr",
+    "sqi",
+    "spike_amp_mv",
+    "paced_spike",
+)
+
 
 @dataclass
 class ModelConfig:
@@ -52,6 +75,15 @@ class ModelConfig:
     calibration: dict = field(default_factory=lambda: {"ecg": [1.0, 0.0], "note": [1.0, 0.0], "fused": [1.0, 0.0]})
     thresholds: dict = field(default_factory=lambda: {"ecg": 0.5, "note": 0.5, "fused": 0.5})
     train: dict = field(default_factory=dict)  # training options, data, split, class counts
+    #: AAMI classes the heads call abnormal (v1: S, Q; v2 adds V so that every PVC is flagged).
+    abnormal_classes: list[str] = field(default_factory=lambda: ["S", "Q"])
+    #: How the note enters the fused head: 'concat' (v1: BERT projection concatenated, memorises
+    #: patients) or 'fact_gated' (v2: only the facts the recognizer finds, core.model.fusion).
+    fusion: str = "concat"
+    facts: list[str] = field(default_factory=list)  # fact vocabulary, recognizer order (core.text.facts)
+    fact_inputs: dict = field(default_factory=dict)  # fact -> feature names it may read
+    fact_tau: float = 0.75  # recognizer probability below which a fact has exactly no effect
+    max_residual: float = 2.0  # largest logit change one fact can make
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

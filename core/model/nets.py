@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.model.fusion import FactGatedHead
+
 from core.model.config import ModelConfig
 
 
@@ -97,8 +99,14 @@ class CardioLensModel(nn.Module):
         e_dim = c.proj_dim if c.shared_projection else c.embed_dim
         t_dim = c.proj_dim if c.shared_projection else c.text_dim
         self.head_ecg = _head(e_dim + n_f)
-        self.head_note = _head(t_dim)
-        self.head_fused = _head(e_dim + t_dim + n_f)
+        if c.fusion == "fact_gated":
+            # the note reaches the reading only through recognised facts: a prior (note-only) and
+            # bounded, fact-specific residuals on the ECG logit (fused); see core.model.fusion
+            self.head_note = nn.Linear(len(c.facts), 1)
+            self.head_fused = FactGatedHead(c.facts, c.features, c.fact_inputs, c.max_residual, tau=c.fact_tau)
+        else:
+            self.head_note = _head(t_dim)
+            self.head_fused = _head(e_dim + t_dim + n_f)
         self.decoder = ReconstructionDecoder(c.embed_dim, c.window)
         self.register_buffer("f_fill", torch.tensor(c.feature_fill or [0.0] * n_f, dtype=torch.float32))
         self.register_buffer("f_mean", torch.tensor(c.feature_mean or [0.0] * n_f, dtype=torch.float32))
@@ -142,6 +150,14 @@ class CardioLensModel(nn.Module):
 
     def logit_note(self, bert, tz):
         return self.head_note(self.note_part(bert, tz)).squeeze(1)
+
+    def logit_note_facts(self, fact_probs: torch.Tensor) -> torch.Tensor:
+        """Note-only logit of a fact-gated model from the note's fact probabilities ``[B, K]``."""
+        return self.head_note(fact_probs).squeeze(1)
+
+    def logit_fused_facts(self, ecg_logit: torch.Tensor, feats_scaled: torch.Tensor, fact_probs: torch.Tensor) -> torch.Tensor:
+        """Fused logit of a fact-gated model: the ECG-only logit moved only by recognised facts."""
+        return self.head_fused(ecg_logit, feats_scaled, fact_probs)
 
     def logit_fused(self, emb, z, bert, tz, feats_scaled):
         return self.head_fused(torch.cat([self.ecg_part(emb, z), self.note_part(bert, tz), feats_scaled], 1)).squeeze(1)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # only for readers and type checkers; never imported at run time
-    from core.beats import BeatSet  # noqa: F401
+    from core.signal.beats import BeatSet  # noqa: F401
 
 __all__ = ["rhythm_inputs_from_beats"]
 

@@ -17,10 +17,19 @@ from scipy import signal as sps
 from core import config
 from core.io import Annotations, Record
 from core.signal.clean import _check_fs, ecg_clean
-from core.signal.features import beat_features
+from core.signal.features import FEATURE_UNITS, beat_features
+from core.signal.pacing import COLUMNS as PACING_UNITS, detect_pacing_spikes
+from core.signal.quality import COLUMNS as QUALITY_UNITS, assess_beat_quality
+from core.signal.relative import COLUMNS as RELATIVE_UNITS, compute_record_relative_features
 from core.signal.peaks import ecg_peaks
 from core.signal.resample import resample, select_lead
 from core.signal.vf import detect_vf_episodes
+
+
+#: Every per-beat column ``extract_beats`` measures, with its unit: delineation and RR
+#: (``features``), record-relative rhythm and morphology (``relative``), signal quality (``quality``),
+#: pacing spikes on the unfiltered lead (``pacing``).
+BEAT_FEATURE_UNITS: dict[str, str] = {**FEATURE_UNITS, **RELATIVE_UNITS, **QUALITY_UNITS, **PACING_UNITS}
 
 
 @dataclass
@@ -46,6 +55,13 @@ class BeatSet:
 
     def __len__(self) -> int:
         return len(self.rpeaks)
+
+    @property
+    def unreadable(self) -> np.ndarray:
+        """bool ``[n_beats]``: the beat sits in a stretch too noisy to read (``core.signal.quality``)."""
+        if "unreadable" not in self.features:
+            return np.zeros(len(self), bool)
+        return self.features["unreadable"].to_numpy(bool)
 
     @property
     def time_s(self) -> np.ndarray:
@@ -83,7 +99,12 @@ def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: i
         scale = record_scale(clean[:, k], peaks_m)
         wins.append(normalise_windows(w, scale))
     windows = np.stack(wins, 1).astype(np.float32) if wins else np.zeros((0, 0, config.BEAT_WINDOW), np.float32)
-    feats = beat_features(clean[:, 0], fs_m, peaks_m)
+    feats = pd.concat([
+        beat_features(clean[:, 0], fs_m, peaks_m),
+        compute_record_relative_features(clean[:, 0], fs_m, peaks_m),
+        assess_beat_quality(clean[:, 0], sig360[:, 0] if sig360.ndim > 1 else sig360, fs_m, peaks_m),
+        detect_pacing_spikes(sig[:, 0], fs_in, np.clip(rpeaks, 0, len(sig) - 1)),
+    ], axis=1)
     notices = list(getattr(record, "warnings", []) or [])
     if notice:
         notices.append(notice)

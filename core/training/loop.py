@@ -58,6 +58,10 @@ class TrainOptions:
     oof_folds: int = 3
     oof_epochs: int = 8
     threads: int = 2
+    #: v2: the note enters only through recognised facts (core.model.fusion); 'concat' is v1
+    fusion: str = "concat"
+    abnormal_classes: tuple[str, ...] = ("S", "Q")
+    note_variants: int = 8  # referral-note paraphrases per training record (fact-gated fusion)
 
 
 def fit_feature_scaling(features: np.ndarray) -> tuple[list[float], list[float], list[float]]:
@@ -69,16 +73,24 @@ def fit_feature_scaling(features: np.ndarray) -> tuple[list[float], list[float],
     return fill.tolist(), mean.tolist(), std.tolist()
 
 
-def train_model(data: TrainData, opts: TrainOptions, version: str = "dev", log=print) -> CardioLensModel:
-    """Train one model on ``data``; returns it in eval mode (calibration left at identity)."""
+def train_model(data: TrainData, opts: TrainOptions, version: str = "dev", log=print, features=None,
+                fact_inputs=None) -> CardioLensModel:
+    """Train one model on ``data``; returns it in eval mode (calibration left at identity).
+
+    ``features``: names of ``data.features``' columns (default ``MODEL_FEATURES``); ``fact_inputs``: fact ->
+    feature names it may read (fact-gated fusion, when ``data.note_facts`` is given)."""
     torch.manual_seed(opts.seed)
     torch.set_num_threads(opts.threads)
     rng = np.random.default_rng(opts.seed)
     fill, mean, std = fit_feature_scaling(data.features)
+    gated = data.note_facts is not None
     conf = ModelConfig(
         version=version, encoder=opts.encoder, shared_projection=opts.shared_projection,
         temperature=opts.temperature, text_dim=data.text_vec.shape[1],
         feature_fill=fill, feature_mean=mean, feature_std=std, train=asdict(opts),
+        features=list(features) if features is not None else ModelConfig().features,
+        abnormal_classes=list(opts.abnormal_classes), fusion="fact_gated" if gated else "concat",
+        facts=list(data.facts) if gated else [], fact_inputs=dict(fact_inputs or {}) if gated else {},
     )
     model = CardioLensModel(conf)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
@@ -91,6 +103,8 @@ def train_model(data: TrainData, opts: TrainOptions, version: str = "dev", log=p
     Y = torch.from_numpy(data.y)
     TV = torch.from_numpy(data.text_vec)
     NV = torch.from_numpy(data.note_vecs)
+    NF = torch.from_numpy(data.note_facts) if gated else None
+    NRI = torch.from_numpy(data.note_record_index) if gated else None
     text_ids = torch.from_numpy(np.unique(np.array(data.texts, dtype=object), return_inverse=True)[1].astype(np.int64)) if data.texts else None
     history = []
     for epoch in range(opts.epochs):
@@ -128,14 +142,22 @@ def train_model(data: TrainData, opts: TrainOptions, version: str = "dev", log=p
                 losses["contrastive"] = loss_fn(z, tz, opts.temperature, positives=pos)
             if opts.unimodal_weight > 0:
                 losses["unimodal"] = opts.unimodal_weight * unimodal_alignment(emb, opts.latent_dropout)
-            # the classifier's note: header-only, header + reference rhythm, or none
-            choice = torch.from_numpy(rng.choice(3, b, p=[(1 - opts.note_dropout) / 2] * 2 + [opts.note_dropout]))
-            nb = NV[idx, choice]
-            ntz = model.encode_text(nb)
-            bce = lambda logit: F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight)
-            losses["cls_ecg"] = opts.cls_weight * bce(model.logit_ecg(emb, z, fsc))
-            losses["cls_fused"] = opts.cls_weight * bce(model.logit_fused(emb, z, nb, ntz, fsc))
-            losses["cls_note"] = 0.5 * opts.cls_weight * bce(model.logit_note(nb, ntz))
+            bce = lambda logit: F.binary_cross_entropy_with_logits(logit, y, pos_weight=pos_weight)  # noqa: E731
+            logit_ecg = model.logit_ecg(emb, z, fsc)
+            losses["cls_ecg"] = opts.cls_weight * bce(logit_ecg)
+            if gated:
+                # one referral-note variant of the beat's record; the fused head moves the (detached) ECG
+                # logit only through the facts that note states, so it cannot learn patients
+                fp = NF[NRI[idx], torch.from_numpy(rng.integers(0, NF.shape[1], b))]
+                losses["cls_fused"] = opts.cls_weight * bce(model.logit_fused_facts(logit_ecg.detach(), fsc, fp))
+                losses["cls_note"] = 0.5 * opts.cls_weight * bce(model.logit_note_facts(fp))
+            else:
+                # the classifier's note: header-only, header + reference rhythm, or none
+                choice = torch.from_numpy(rng.choice(3, b, p=[(1 - opts.note_dropout) / 2] * 2 + [opts.note_dropout]))
+                nb = NV[idx, choice]
+                ntz = model.encode_text(nb)
+                losses["cls_fused"] = opts.cls_weight * bce(model.logit_fused(emb, z, nb, ntz, fsc))
+                losses["cls_note"] = 0.5 * opts.cls_weight * bce(model.logit_note(nb, ntz))
             loss = sum(losses.values())
             opt.zero_grad()
             loss.backward()

@@ -44,6 +44,7 @@ def binary_report(aami: np.ndarray, p: np.ndarray, threshold: float) -> dict:
     """Metrics of abnormal probability ``p`` for beats with AAMI class ``aami`` (N=0; S,Q=1; V,F ignored)."""
     aami = np.asarray(aami)
     keep = np.isin(aami, ["N", "S", "Q"])
+    p_all = p
     a, p = aami[keep], np.asarray(p, float)[keep]
     y = (a != "N").astype(int)
     pred = (p >= threshold).astype(int)
@@ -64,6 +65,9 @@ def binary_report(aami: np.ndarray, p: np.ndarray, threshold: float) -> dict:
         mn = np.isin(a, ["N", c])
         out[f"{c}_vs_N_auc"] = auc_score((a[mn] == c).astype(int), p[mn])
     out["N_flagged_rate"] = fp / max(int((a == "N").sum()), 1)
+    v = aami == "V"  # V beats are outside the AUC (seed 000's binary task) but every PVC should be flagged
+    out["n_V"] = int(v.sum())
+    out["V_flagged_rate"] = float((np.asarray(p_all, float)[v] >= threshold).mean()) if v.any() else None
     return out
 
 
