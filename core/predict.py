@@ -1,10 +1,13 @@
 """One case in, all model outputs out: per-beat and record probabilities for ECG-only, note-only and
-fused views, the ECG-note agreement in the shared space, and the beat embeddings for zero-shot.
+fused views, the rhythm reading, what the note changed, and the beat embeddings for zero-shot.
 
 The probability shown to the user is the fused one when a note is given, else the ECG-only one; all
-three are always returned so the page can show them side by side. Record verdict: abnormal when at
-least ``max(3, 1% of beats)`` beats are flagged; the record probability is the mean of the top 5 % of
-beat probabilities (at least 3 beats), i.e. "how sure is the model about its most abnormal beats".
+three are always returned so the page can show them side by side. Beats in stretches the signal-quality
+rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart. Record verdict
+(fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
+rhythm episode or at least one confidently abnormal beat (calibrated p >= ``CONFIDENT_P``) is present;
+v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). The record probability is the
+mean of the top 5 % of beat probabilities (at least 3 beats).
 """
 from __future__ import annotations
 
@@ -24,6 +27,9 @@ from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
 
 #: Below this many beats a record verdict is not given (the page says why).
 MIN_BEATS_FOR_VERDICT = 2
+#: A beat is "confidently abnormal" for the record verdict at this calibrated probability (Platt on
+#: record-grouped OOF training predictions, so 0.9 means about 9 in 10 such beats are abnormal).
+CONFIDENT_P = 0.9
 
 
 @dataclass
@@ -34,6 +40,13 @@ class NoteInput:
     vector: np.ndarray | None
     n_tokens: int = 0
     truncated: bool = False
+    #: fact-gated models: p(stated) of each fact (``core.text.facts``) and the clause that carried it
+    facts: dict[str, float] = field(default_factory=dict)
+    fact_clauses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fact_vector(self) -> np.ndarray:
+        return np.array(list(self.facts.values()), np.float32)
 
 
 @dataclass
@@ -50,6 +63,13 @@ class CaseResult:
     note: NoteInput | None
     model_version: str
     notices: list[str] = field(default_factory=list)
+    rhythm: object | None = None  # core.rhythm.RhythmResult (fact-gated models)
+    #: what the note changed: beats whose flag differs between ECG-only and fused, record p without/with note
+    note_effect: dict = field(default_factory=dict)
+
+    @property
+    def statements(self) -> list[str]:
+        return list(self.rhythm.statements) if self.rhythm is not None else []
 
     @property
     def n_flagged(self) -> int:
@@ -64,14 +84,20 @@ def content_hash(record: Record, note: str | None) -> str:
     return h.hexdigest()
 
 
-def encode_note(note: str | None, text_encoder: TextEncoder | None) -> NoteInput | None:
-    """BERT vector of a note (None if empty); notes over the token limit are truncated and marked."""
+def encode_note(note: str | None, text_encoder: TextEncoder | None, recognizer=None) -> NoteInput | None:
+    """BERT vector of a note (None if empty); notes over the token limit are truncated and marked.
+    With a fact ``recognizer`` (``core.text.recognizer``) the note's facts are read clause by clause."""
     if note is None or not note.strip() or text_encoder is None:
         return None
     text = note.strip()
     n_tokens = len(text_encoder.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
     vec = text_encoder.embed([text])[0]
-    return NoteInput(text=text, vector=vec, n_tokens=n_tokens, truncated=n_tokens > MAX_NOTE_TOKENS)
+    out = NoteInput(text=text, vector=vec, n_tokens=n_tokens, truncated=n_tokens > MAX_NOTE_TOKENS)
+    if recognizer is not None:
+        found = recognizer.note_facts(text, text_encoder.embed_cached)
+        out.facts = {f: float(found["stated"][f]) for f in recognizer.facts}
+        out.fact_clauses = {f: found["clauses"][i] for f, i in found["argmax_clause"].items() if i is not None}
+    return out
 
 
 def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_encoder: TextEncoder | None = None,
@@ -79,11 +105,13 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     """Run the whole pipeline on one record (and optional note); ``batch_size`` beats per model forward."""
     beats = beats if beats is not None else extract_beats(record)
     conf = bundle.config
-    note_in = encode_note(note, text_encoder)
+    gated = conf.fusion == "fact_gated"
+    note_in = encode_note(note, text_encoder, bundle.recognizer if gated else None)
     feats = feature_matrix(beats.features, conf.features)
     # One thread: on 2 shared cores two threads were 3x slower under load (core.bench); restored after.
     with torch_threads(1):
-        res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector, batch_size)
+        res = predict_logits(bundle.model, beats.windows, feats, None if note_in is None else note_in.vector, batch_size,
+                             fact_probs=note_in.fact_vector if (gated and note_in is not None) else None)
     p_ecg = calibrated(res["ecg"], conf.calibration["ecg"])
     p_fused = calibrated(res["fused"], conf.calibration["fused"]) if note_in else np.full(len(beats), np.nan)
     p_note = calibrated(res["note"], conf.calibration["note"]) if note_in else np.full(len(beats), np.nan)
@@ -94,7 +122,10 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     table = pd.concat([table, beats.features.reset_index(drop=True)], axis=1)
     table["p_ecg"], table["p_note"], table["p_fused"] = p_ecg, p_note, p_fused
     table["p_abnormal"] = shown
-    table["predicted"] = (shown >= thr).astype(int)
+    unreadable = beats.unreadable
+    table["unreadable"] = unreadable.astype(int)
+    table["predicted"] = ((shown >= thr) & ~unreadable).astype(int)
+    table["call"] = np.where(unreadable, "unreadable", np.where(table["predicted"] == 1, "abnormal", "normal"))
     if record.annotations is not None and len(beats):
         sym = match_annotations(beats.rpeaks, record.annotations, record.fs)
         table["ref_symbol"] = sym
@@ -103,8 +134,17 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     p_record["shown"] = p_record[view]
     n = len(beats)
     verdict = record_verdict(table["predicted"].to_numpy())
-    agreement = None
-    if note_in is not None and n:
+    agreement, rhythm, note_effect = None, None, {}
+    if gated:
+        rhythm = read_rhythm(beats, table, thr)
+        verdict = "not enough beats" if n < MIN_BEATS_FOR_VERDICT else ("abnormal" if rhythm.abnormal else "normal")
+        if note_in is not None:
+            flag_ecg = (p_ecg >= float(conf.thresholds["ecg"])) & ~unreadable
+            changed = np.flatnonzero(flag_ecg != table["predicted"].to_numpy().astype(bool))
+            note_effect = {"changed_beats": changed.tolist(), "n_changed": int(len(changed)),
+                           "p_record_without_note": p_record["ecg"], "p_record_with_note": p_record["fused"],
+                           "facts_used": {f: p for f, p in note_in.facts.items() if p >= conf.fact_tau}}
+    elif note_in is not None and n:
         z_note = bundle.model.encode_text(torch.from_numpy(note_in.vector[None].astype(np.float32)))
         z_note = torch.nn.functional.normalize(z_note, dim=-1)[0].detach().numpy()
         z_ecg = res["z"].mean(0)
@@ -113,7 +153,27 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     if note_in is not None and note_in.truncated:
         notices.append(f"The note has {note_in.n_tokens} word pieces; only the first {MAX_NOTE_TOKENS} were read by the model.")
     return CaseResult(record=record, beats=beats, table=table, p_record=p_record, verdict=verdict, view=view, threshold=thr,
-                      agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices)
+                      agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices,
+                      rhythm=rhythm, note_effect=note_effect)
+
+
+def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float):
+    """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
+
+    Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
+    from morphology and timing (``core.rhythm.origin``: 'V' when wide or unlike the record's dominant
+    beat, else 'S'). Confident beats for the verdict: calibrated p >= ``CONFIDENT_P``.
+    """
+    from core.rhythm import analyse_rhythm, rhythm_inputs_from_beats
+    from core.rhythm.origin import classify_origin
+
+    kw = rhythm_inputs_from_beats(beats)
+    flagged = table["predicted"].to_numpy().astype(bool)
+    origin = classify_origin(kw["beat_time_s"], kw["qrs_ms"], kw["qrs_amp_mv"], clean_mv=kw["clean_mv"], fs=kw["clean_fs"]) \
+        if len(beats) >= 3 else np.full(len(beats), "S")
+    cls = np.where(beats.unreadable, "U", np.where(flagged, np.where(origin == "V", "V", "S"), "N")).astype(object)
+    p = np.where(beats.unreadable, 0.0, table["p_abnormal"].to_numpy(float))
+    return analyse_rhythm(**{**kw, "beat_class": cls, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold)})
 
 
 def record_verdict(predicted: np.ndarray) -> str:

@@ -194,7 +194,12 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def metrics_tables_markdown(metrics: Mapping) -> str:
-    """The results tables of ``metrics.json`` (test views per R-peak source, matching, ablations, OOF)."""
+    """The results tables of ``metrics.json`` (test views per R-peak source, matching, ablations, OOF);
+    a v2 per-seed ``metrics.json`` (with ``seeds``) is rendered by ``core.report.seed_tables``."""
+    if "seeds" in metrics:
+        from core.report.seed_tables import seed_tables_markdown
+
+        return seed_tables_markdown(metrics)
     out: list[str] = []
     where = f"records {', '.join(metrics['records'])}" if metrics.get("records") else "DS2 + 107, 217"
     for peaks, rep in (metrics.get("test") or {}).items():

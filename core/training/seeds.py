@@ -105,7 +105,7 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     rng = np.random.default_rng(opts.seed)
     enc = load_text_encoder()
     texts = TextCache(enc, CACHE_DIR / f"text_vectors_{re.sub(r'[^A-Za-z0-9]+', '_', enc.name)}_{enc.pooling}.pkl")
-    rec = load_recognizer(recognizer_dir)
+    rec = _recognizer(recognizer_dir, texts, enc, log)
     facts = list(rec.facts)
     feats = list(MODEL_FEATURES_V2)
     classes = tuple(["N", *opts.abnormal_classes])
@@ -236,6 +236,18 @@ def fact_tests(model, det, rec, texts, calibration, mitdb) -> dict:
     return out
 
 
+def _recognizer(folder, texts, enc, log):
+    """The fact recognizer of ``folder``; fitted there first (``core.training.recognizer_fit``) when absent."""
+    folder = Path(folder)
+    if not (folder / "fact_recognizer.npz").is_file():
+        from core.training.recognizer_fit import fit_fact_recognizer
+
+        log(f"fitting the fact recognizer into {folder}")
+        rec, m = fit_fact_recognizer(texts, encoder_name=enc.name)
+        save_recognizer(rec, folder, m)
+    return load_recognizer(folder)
+
+
 def _mean_sd(values) -> dict:
     v = np.array([x for x in values if x is not None], float)
     return {"mean": float(v.mean()) if len(v) else None, "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": int(len(v))}
@@ -260,7 +272,8 @@ def aggregate_seeds(run_dirs: list[Path], out_dir: Path, log=print) -> dict:
     shipped["seeds"] = {"seeds": [r["seed"] for r in runs], "shipped_seed": runs[pick]["seed"],
                         "rule": "highest record-grouped OOF abnormal AUC of the ECG-only view (training records only)",
                         "summary": summary, "per_seed": [{"seed": r["seed"], "test": {v: r["test"][v] for v in ("ecg_only", "fused (own note)")},
-                                                          "oof_auc": r["oof_train"]["ecg"]["auc"]} for r in runs]}
+                                                          "oof_auc": r["oof_train"]["ecg"]["auc"], "fact_tests": r["fact_tests"],
+                                                          "train_minutes": r["train_seconds"] / 60} for r in runs]}
     out_dir = Path(out_dir)
     if out_dir.resolve() != Path(run_dirs[pick]).resolve():
         shutil.copytree(run_dirs[pick], out_dir, dirs_exist_ok=True)
