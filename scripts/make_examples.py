@@ -88,10 +88,7 @@ CASES: tuple[CaseSpec, ...] = (
         "sinus rhythm with no noise marking.",
         shows="Normal sinus rhythm, all beats normal (AAMI N); the model should call nothing abnormal.",
         note=(
-            "69-year-old man on methyldopa (Aldomet) and propranolol (Inderal); excerpt from 24-hour "
-            "ambulatory Holter monitoring. Sinus rhythm at about 75 bpm throughout the strip with "
-            "regular RR intervals. P waves precede every QRS with a constant PR interval; QRS "
-            "complexes are narrow. No ectopy or pauses seen in this segment."
+            '69-year-old man on methyldopa (Aldomet) and propranolol (Inderal) for hypertension. Routine 24-hour Holter before elective surgery. No palpitations and no pacemaker.'
         ),
     ),
     CaseSpec(
@@ -108,12 +105,7 @@ CASES: tuple[CaseSpec, ...] = (
         "beats at ~80 bpm and a 4.3 s pause; the APBs have the same QRS shape as the sinus beats "
         "(template correlation 0.996 in MLII), so only timing and P waves separate S from N here.",
         note=(
-            "76-year-old woman on methyldopa (Aldomet) and propranolol (Inderal); excerpt from "
-            "24-hour ambulatory Holter monitoring. Underlying sinus bradycardia in the low 40s with "
-            "first-degree AV block and right bundle branch block morphology. Very frequent atrial "
-            "premature beats, mostly in runs of ectopic atrial rhythm at about 80 bpm, conducted "
-            "with the same QRS morphology. The runs end in sinus pauses, the longest just over 4 s "
-            "in this strip. Picture compatible with sick sinus syndrome (tachy-brady)."
+            '76-year-old woman on methyldopa (Aldomet) and propranolol (Inderal). Known sick sinus syndrome with pauses. First-degree AV block on previous ECGs. Holter requested for dizzy spells.'
         ),
     ),
     CaseSpec(
@@ -128,12 +120,7 @@ CASES: tuple[CaseSpec, ...] = (
         shows="Ventricular bigeminy for most of the strip, multiform PVCs, couplets, two 3-4 beat "
         "salvos of ventricular tachycardia and brief returns to sinus rhythm.",
         note=(
-            "64-year-old man on digoxin and quinidine; excerpt from 24-hour ambulatory Holter "
-            "monitoring. Sinus rhythm around 90 bpm with very frequent multiform PVCs, in "
-            "ventricular bigeminy for most of this strip with only short stretches of plain sinus "
-            "rhythm. Wide PVCs without preceding P waves, followed by compensatory pauses; "
-            "occasional couplets and two brief salvos of non-sustained VT (3-4 beats). A few "
-            "seconds of noise in V1."
+            '64-year-old man on digoxin and quinidine. Referred for palpitations. Holter to quantify ectopy; noise expected in the lower channel.'
         ),
     ),
     CaseSpec(
@@ -147,10 +134,7 @@ CASES: tuple[CaseSpec, ...] = (
         "keeps a handful of PVCs among the paced beats.",
         shows="Ventricular paced rhythm (AAMI Q) at ~70 bpm with occasional PVCs (AAMI V).",
         note=(
-            "63-year-old man with complete heart block and a permanent pacemaker, on digoxin; "
-            "excerpt from 24-hour ambulatory Holter monitoring. Ventricular paced rhythm at about "
-            "70 bpm, each pacing spike followed by a wide captured QRS complex. Occasional PVCs "
-            "interrupt the paced rhythm. No pauses in this strip."
+            '63-year-old man with complete heart block and a permanent pacemaker. On digoxin. Holter for pacemaker follow-up.'
         ),
     ),
     CaseSpec(
@@ -166,12 +150,7 @@ CASES: tuple[CaseSpec, ...] = (
         shows="Sinus rhythm obscured for long stretches by high-grade noise and artefact in both "
         "leads; isolated artefacts that can mimic QRS complexes; one PVC.",
         note=(
-            "73-year-old woman on digoxin, nitropaste and procainamide (Pronestyl); excerpt from "
-            "24-hour ambulatory Holter monitoring. Underlying rhythm is sinus at roughly 85 bpm, "
-            "but much of this strip is degraded by high-grade noise and artefact in both leads, "
-            "with artefactual deflections that could be mistaken for QRS complexes. A single PVC "
-            "is seen. "
-            "Interpretation limited by signal quality; correlate with a cleaner segment."
+            '73-year-old woman on digoxin, nitropaste and procainamide (Pronestyl). Ambulatory Holter recorded at home. The technician reports a loose lead and heavy artefact on this tape.'
         ),
     ),
     CaseSpec(
@@ -186,11 +165,7 @@ CASES: tuple[CaseSpec, ...] = (
         shows="Atrial fibrillation with an irregularly irregular ventricular response and no P "
         "waves; the beats themselves are normally conducted (AAMI N), one PVC.",
         note=(
-            "Man of unrecorded age on digoxin; excerpt from 24-hour ambulatory Holter monitoring. "
-            "Atrial "
-            "fibrillation throughout this strip: no discernible P waves, fibrillatory baseline and "
-            "irregularly irregular RR intervals, ventricular rate about 75 bpm. Narrow QRS "
-            "complexes; a single PVC. Rate reasonably controlled on digoxin."
+            'Man, age not recorded, on digoxin. Known atrial fibrillation with conversions to sinus rhythm. Referred for a 24-hour Holter to check rate control. No pacemaker.'
         ),
     ),
     CaseSpec(
@@ -205,10 +180,7 @@ CASES: tuple[CaseSpec, ...] = (
         shows="Sinus tachycardia (~110 bpm) with one APB, two PVCs and three fusion beats in 10 s "
         "(all four classes N, S, V, F).",
         note=(
-            "61-year-old man on digoxin; 10-second strip from 24-hour ambulatory Holter monitoring. "
-            "Sinus tachycardia at about 110 bpm. Frequent late-coupled ventricular ectopics, several "
-            "of them fusion complexes whose shape lies between the normal QRS and the PVC, and a "
-            "single atrial premature beat. No sustained arrhythmia."
+            '61-year-old man on digoxin. Palpitations at rest. This is a 10-second strip from a 24-hour Holter.'
         ),
         csv=True,
     ),
