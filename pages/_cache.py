@@ -29,3 +29,14 @@ def analyse(content_hash: str, note: str | None, model_version: str, model_path:
     bundle = load_bundle(model_path)
     enc = load_text_encoder(bundle.config.text_model, bundle.config.pooling) if note and note.strip() else None
     return analyse_case(_record, note, bundle, enc)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def fact_gradients(note: str, model_version: str, model_path: str | None, n_steps: int = 24):
+    """Integrated gradients of the recognised facts over the note's words (``core.explain.facts``), cached
+    by note and model: the attribution depends on nothing else (not on the ECG)."""
+    from core.explain.facts import fact_gradients as _ig
+
+    bundle = load_bundle(model_path)
+    enc = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    return _ig(note, bundle.recognizer, enc, enc.embed_cached, threshold=bundle.config.fact_tau, n_steps=n_steps)

@@ -117,8 +117,22 @@ def current_case():
     return state.case()
 
 
+def readable_mask(case) -> np.ndarray:
+    """True for beats the model called (False for beats in unreadable stretches)."""
+    t = case.table
+    return (t["unreadable"].to_numpy(int) == 0) if "unreadable" in t else np.ones(len(t), bool)
+
+
+def is_fact_gated(case) -> bool:
+    """v2 models: rhythm reading, statements, fact-gated note (no ECG-note agreement)."""
+    return getattr(case, "rhythm", None) is not None
+
+
 def most_abnormal_beat(case) -> int | None:
+    """The readable beat with the highest p(abnormal); an unreadable beat is never 'the most abnormal'."""
     p = case.table["p_abnormal"].to_numpy(float) if len(case.table) else np.array([])
+    if p.size:
+        p = np.where(readable_mask(case), p, np.nan)
     if p.size == 0 or not np.isfinite(p).any():
         return None
     return int(np.nanargmax(p))
@@ -172,11 +186,21 @@ def on_demand(key: tuple, fn: Callable[[], Any], label: str, note: str) -> Any:
 
 def beat_label(case, i: int) -> str:
     row = case.table.iloc[i]
-    cls = "abnormal" if int(row["predicted"]) == 1 else "normal"
+    cls = str(row["call"]) if "call" in row else "abnormal" if int(row["predicted"]) == 1 else "normal"
     # the reference letter is the answer key: hidden in teaching mode until a read is committed
     show_ref = "ref_symbol" in row and str(row["ref_symbol"]) and not state.answers_hidden()
     ref = f", reference {row['ref_symbol']}" if show_ref else ""
+    if cls == "unreadable":
+        return f"beat {i} at {row['time_s']:.2f} s — unreadable signal, not called{ref}"
     return f"beat {i} at {row['time_s']:.2f} s — p(abnormal) {row['p_abnormal']:.2f} ({cls}{ref})"
+
+
+def context_reason(case, i: int | None) -> str:
+    """Why the rhythm context changed beat ``i`` ('' when it did not or for v1 models)."""
+    r = getattr(case, "rhythm", None)
+    if i is None or r is None or r.context_reason is None or not (0 <= i < len(r.context_reason)):
+        return ""
+    return str(r.context_reason[i] or "")
 
 
 def explain_module():

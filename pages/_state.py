@@ -29,12 +29,14 @@ class Key:
     PROMPT_GEN = "prompt_gen"        # bumped on reset, so the editor gets a fresh key
     WIN_START = "win_start"          # Waveform window start (s)
     WIN_CASE = "win_case"            # the case the window was placed for
+    NOTE_KEPT = "note_kept_for"      # the example whose note.txt was not put in the box (a typed note was kept)
     # widgets (value persisted under "<key>_saved" by ``persist``)
     NOTE_INPUT = "note_input"
     EXAMPLE = "example_choice"
     SOURCE = "source_choice"
     UPLOAD = "upload"
     LEAD = "lead_choice"
+    EPISODE_PICK = "episode_pick"    # Waveform: jump to a rhythm episode (cleared after each jump)
 
 
 def get(key: str, default: Any = None) -> Any:

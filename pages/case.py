@@ -19,9 +19,50 @@ _SOURCES = ("Bundled example", "Upload files")
 log = logging.getLogger(__name__)
 
 
+#: Under the note box (wording from the note-hint text of issue 11).
+NOTE_HINT_SHORT = ("**What a useful note contains.** Write what you knew *before* the strip, one fact per short "
+                   "sentence: a pacemaker; known AF or flutter; bundle-branch or AV block; sick sinus or known pauses; "
+                   "drugs that change the ECG; why the recording was made; any recording problem.")
+NOTE_HINT = """Write what you knew *before* the strip, one fact per short sentence:
+a pacemaker (PPM, ICD with pacing); known atrial fibrillation or flutter; bundle-branch block or AV block;
+sick sinus syndrome or known pauses; drugs that change the ECG (digoxin, beta-blockers, antiarrhythmics
+such as quinidine, procainamide, amiodarone); why the recording was made (palpitations, syncope); and any
+recording problem (loose lead, noise). Denials count too ("no pacemaker"). The model only uses the facts it
+recognises, and only on the beats they bear on (a pacemaker on paced-looking beats, known AF on irregular RR,
+known BBB on wide QRS); everything else in the note (age, unrelated history, administrative text) changes
+nothing. Do not paste the strip's findings or the answer you expect: the note is context, not a label.
+
+Examples:
+- `78 y/o M, DDD pacemaker 2019. On digoxin. Holter for dizzy spells.`
+- `Known paroxysmal AF, on bisoprolol. Referred for palpitations. No pacemaker.`
+- `65 F with known LBBB and 1st degree AV block. Tech reports loose lead overnight.`
+"""
+_NOTE_KEPT = Key.NOTE_KEPT
+
+
+def _example_notes() -> set[str]:
+    return {m.get("note", "") for m in list_examples().values()}
+
+
 def _on_example_change() -> None:
-    """Prefill the note with the chosen example's note.txt."""
+    """Prefill the note with the chosen example's note.txt, unless the box holds text the user typed.
+
+    The callback runs before the script with every widget value of that rerun already applied, so a note
+    typed while the example's rerun was still going is in the box by now: it is kept (nothing entered is
+    lost) and the page offers the example's note on a button instead. Only an empty box or one still
+    holding an example's own note.txt is replaced."""
+    current = state.get(Key.NOTE_INPUT, "") or ""
+    name = state.get(Key.EXAMPLE)
+    if current.strip() and current not in _example_notes():
+        state.put(_NOTE_KEPT, name)
+        return
+    state.put(_NOTE_KEPT, None)
+    state.put(Key.NOTE_INPUT, list_examples().get(name, {}).get("note", ""))
+
+
+def _use_example_note() -> None:
     state.put(Key.NOTE_INPUT, list_examples().get(state.get(Key.EXAMPLE), {}).get("note", ""))
+    state.put(_NOTE_KEPT, None)
 
 
 def _on_upload_change() -> None:
@@ -31,7 +72,7 @@ def _on_upload_change() -> None:
         if f.name.lower().endswith(".txt"):
             state.put(Key.NOTE_INPUT, f.getvalue().decode("utf-8", errors="replace"))
             return
-    if state.get(Key.NOTE_INPUT, "") in {m.get("note") for m in list_examples().values()}:
+    if state.get(Key.NOTE_INPUT, "") in _example_notes():
         state.put(Key.NOTE_INPUT, "")
 
 
@@ -91,6 +132,13 @@ def body() -> None:
                     min_value=1.0, max_value=20000.0, value=None, step=1.0, key="upload_fs")
         note = st.text_area("Clinical note (optional; leave empty for an ECG-only reading)", key=Key.NOTE_INPUT,
                             height=150)
+        kept = state.get(_NOTE_KEPT)
+        if kept and source == _SOURCES[0] and kept == state.get(Key.EXAMPLE):
+            st.caption(f"Your note was kept; the note that comes with {kept} was not put in the box.")
+            st.button(f"Use the note of {kept} instead", on_click=_use_example_note, icon=":material/edit_note:")
+        st.caption(NOTE_HINT_SHORT)
+        with st.expander("More on what a useful note contains, with examples"):
+            st.markdown(NOTE_HINT)
         go = st.button("Analyse", type="primary", icon=":material/play_arrow:")
 
     state.remember(Key.NOTE_INPUT, note)

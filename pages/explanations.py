@@ -12,8 +12,9 @@ from pages import _state as state
 from core.report import figures as figs
 from core.report import figures_explain as xfigs
 from core.report.tables import note_highlight_html, reference_frame, shap_table
-from pages._common import (beat_label, explain_module, get_bundle, get_text_encoder, memo, most_abnormal_beat,
-                           on_demand, require_case, run_page, selected_beat, teaching_gate)
+from pages import _cache
+from pages._common import (beat_label, context_reason, explain_module, get_bundle, get_text_encoder, is_fact_gated, memo,
+                           model_dir, most_abnormal_beat, on_demand, require_case, run_page, selected_beat, teaching_gate)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ def _pick_beat(case) -> int:
     cur = selected_beat(case)
     if cur not in opts:
         cur = most_abnormal_beat(case) if most_abnormal_beat(case) in opts else opts[0]
-    i = st.selectbox("Beat to explain (default: the most abnormal)", opts, index=opts.index(cur),
+    # default: the most abnormal *readable* beat (pages._common.most_abnormal_beat); unreadable beats are
+    # listed as 'unreadable signal, not called' and are never that default
+    i = st.selectbox("Beat to explain (default: the most abnormal readable beat)", opts, index=opts.index(cur),
                      format_func=lambda k: beat_label(case, k), key=f"expl_beat_{only_flagged}")
     state.set_beat(i)
     return int(i)
@@ -55,6 +58,12 @@ def _beat_view(case, bundle, ex, i: int) -> None:
         c1.metric("p(abnormal) shown", f"{row['p_abnormal']:.2f}", help=f"head: {case.view}")
         c2.metric("ECG only", f"{row['p_ecg']:.2f}")
         c3.metric("fused", "no note" if not np.isfinite(row["p_fused"]) else f"{row['p_fused']:.2f}")
+        if "call" in row and row["call"] == "unreadable":
+            st.warning("This beat lies in a stretch too noisy to read: the model did not call it (not normal, not "
+                       "abnormal); its probabilities are shown for completeness only.", icon=":material/blur_on:")
+        why = context_reason(case, i)
+        if why:
+            st.info(f"Rhythm context: {why}.", icon=":material/info:")
         t = float(row["time_s"])
         t0 = min(max(0.0, t - 2.0), max(0.0, rec.duration_s - 4.0))  # 4 s around the beat, inside the record
         t1 = min(rec.duration_s, t0 + 4.0)
@@ -113,6 +122,9 @@ def _note(case, bundle, ex) -> None:
     enc = get_text_encoder()
     h = state.case_hash()
     att = memo((h, "attention"), lambda: ex.note_attention(note, enc))
+    if is_fact_gated(case):
+        _note_facts(case, bundle, ex, note, att)
+        return
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**BERT attention** (last layer, from [CLS])")
@@ -136,6 +148,56 @@ def _note(case, bundle, ex) -> None:
                 + (", ".join(f"`{w}`" for w in agree["word"].astype(str)) if len(agree) else "no word is in both top 5s."))
     st.caption("Attention shows where BERT looked, not what changed the answer; integrated gradients measure what "
                "changed the fused probability. Words that rank high in both are the safest reading.")
+
+
+IG_STEPS = 24
+
+
+def _note_facts(case, bundle, ex, note: str, att: pd.DataFrame) -> None:
+    """v2 notes: last-layer attention beside integrated gradients of the recognised facts."""
+    import hashlib
+
+    st.markdown("**Attention is not an attribution.** The attention map shows where BERT looked; integrated "
+                "gradients attribute each recognised fact, the only thing the model takes from the note, to the "
+                "words that made it.")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**(a) BERT attention** (last layer, from [CLS])")
+        st.markdown(note_highlight_html(note, att, "normalised", color="0,114,178"), unsafe_allow_html=True)
+        st.dataframe(att[["word", "raw", "normalised"]].sort_values("normalised", ascending=False).round(4),
+                     hide_index=True, width="stretch", height=260)
+    with c2:
+        st.markdown("**(b) Integrated gradients of the recognised facts**")
+        key = (hashlib.sha1(note.encode("utf-8")).hexdigest()[:16], "fact_gradients")  # cached by note
+        grad = on_demand(key, lambda: _cache.fact_gradients(note, bundle.version, model_dir(), IG_STEPS),
+                         "Compute integrated gradients for the note",
+                         f"Integrated gradients of each recognised fact's p(stated) over the word embeddings "
+                         f"({IG_STEPS} steps per fact; a few seconds on a 2-core machine).")
+        if grad is None:
+            return
+        facts = [c for c in grad.columns if c not in ("word", "start", "end", "clause", "total")]
+        if not facts:
+            st.info(f"No fact reached p(stated) ≥ {bundle.config.fact_tau:.2f} in this note, so the note changed "
+                    "nothing and there is nothing to attribute.")
+            return
+        g = grad.copy()
+        tot = g["total"].sum()
+        g["normalised"] = g["total"] / tot if tot > 0 else 0.0
+        net = g[facts].sum(axis=1)
+        g["sign"] = np.where(net >= 0, "+", "−")
+        st.markdown(note_highlight_html(note, g, "normalised", color="213,94,0"), unsafe_allow_html=True)
+        p = case.note.facts
+        st.caption("Recognised facts: " + ", ".join(f"**{f}** (p {p.get(f, float('nan')):.2f}, from "
+                                                  f"“{case.note.fact_clauses.get(f, '')}”)" for f in facts))
+        show = g[["word"] + facts + ["total"]]
+        st.dataframe(show.reindex(show["total"].sort_values(ascending=False).index).round(4),
+                     hide_index=True, width="stretch", height=260)
+    both = ex.attention_vs_gradient(att, g)
+    agree = both[both["agree"]]
+    st.markdown("**Where they agree** (word in the top 5 of both): "
+                + (", ".join(f"`{w}`" for w in agree["word"].astype(str)) if len(agree) else "no word is in both top 5s."))
+    st.caption("Attribution per fact in probability units (sums over a clause's words to about p(clause) − p(baseline)); "
+               "total = sum of |attribution| over the facts. Words outside the clause that carried a fact get 0 for it.")
 
 
 def _saliency(case, bundle, ex, i: int) -> None:

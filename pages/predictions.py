@@ -14,8 +14,8 @@ from pages import _state as state
 from pages._state import Key
 from core.report import figures as figs
 from core.report.tables import beat_table, reference_confusion
-from pages._common import (beat_label, get_bundle, get_text_encoder, memo, require_case, run_page, selected_beat,
-                           teaching_gate)
+from pages._common import (beat_label, context_reason, get_bundle, get_text_encoder, is_fact_gated, memo, require_case,
+                           run_page, selected_beat, teaching_gate)
 
 _PROMPT_COLUMNS = ["label", "prompt", "kind", "source"]
 
@@ -41,18 +41,42 @@ def _disagreement(case, thresholds: dict) -> str | None:
             "read the strip yourself; the fused result leans on both.")
 
 
+def _statements(case) -> None:
+    """The record verdict as a clinician would write it (v2: the rhythm reading's statements)."""
+    st.subheader("Record reading")
+    lines = case.statements or ["No rhythm statement (too few beats to read a rhythm)."]
+    badge = {"abnormal": ":red-badge[:material/warning: Abnormal]", "normal": ":green-badge[:material/check: Normal]"}
+    with st.container(border=True):
+        st.markdown(badge.get(case.verdict, f":gray-badge[{case.verdict}]"))
+        st.markdown("\n".join(f"- {s}" for s in lines))
+    st.caption("Verdict rule: abnormal when the rhythm reading finds an abnormal rhythm episode (AF, flutter, SVT, VT, "
+               "bigeminy, trigeminy, pause, first-degree AV block, pacing) or at least one beat with calibrated "
+               "p(abnormal) ≥ 0.90; sinus brady-/tachycardia are reported with their rate.")
+
+
 def _verdict(case, bundle) -> None:
     table = case.table
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Record verdict", case.verdict)
-    c2.metric(f"Record p(abnormal), {'fused' if case.view == 'fused' else 'ECG only'}",
-              "–" if not np.isfinite(case.p_record["shown"]) else f"{case.p_record['shown']:.2f}")
-    c3.metric("Beats flagged abnormal", f"{case.n_flagged} / {len(table)}")
-    c4.metric("ECG–note agreement", "no note" if case.agreement is None else f"{case.agreement:+.2f}",
-              help="Cosine similarity of the record's mean ECG embedding and the note embedding in the shared space "
-                   "(+1 same direction, 0 unrelated, −1 opposite).")
-    st.caption(f"Verdict rule: abnormal when at least max(3, 1 % of beats) beats reach the beat threshold "
-               f"{case.threshold:.2f}; record probability = mean of the top 5 % of beat probabilities.")
+    v2 = is_fact_gated(case)
+    if v2:
+        _statements(case)
+    cols = st.columns(4)
+    cols[0].metric("Record verdict", case.verdict)
+    cols[1].metric(f"Record p(abnormal), {'fused' if case.view == 'fused' else 'ECG only'}",
+                   "–" if not np.isfinite(case.p_record["shown"]) else f"{case.p_record['shown']:.2f}")
+    n_unread = int(table["unreadable"].sum()) if "unreadable" in table else 0
+    n_called = len(table) - n_unread
+    cols[2].metric("Beats flagged abnormal", f"{case.n_flagged} / {n_called if v2 else len(table)}",
+                   help="Out of the beats the model called (unreadable beats are counted apart)." if v2 else None)
+    if v2:
+        cols[3].metric("Unreadable beats", f"{n_unread} / {len(table)}",
+                       help="Beats in stretches too noisy to read (signal-quality rule): not normal, not abnormal, "
+                            "never flagged and left out of the counts above.")
+    else:  # v1 only: v2 models have no ECG-note agreement (the note enters through its recognised facts)
+        cols[3].metric("ECG–note agreement", "no note" if case.agreement is None else f"{case.agreement:+.2f}",
+                       help="Cosine similarity of the record's mean ECG embedding and the note embedding in the shared space "
+                            "(+1 same direction, 0 unrelated, −1 opposite).")
+        st.caption(f"Verdict rule: abnormal when at least max(3, 1 % of beats) beats reach the beat threshold "
+                   f"{case.threshold:.2f}; record probability = mean of the top 5 % of beat probabilities.")
     if case.verdict == "not enough beats":
         st.warning("Fewer than two beats were found, so no record verdict is given: upload a longer or cleaner recording.")
 
@@ -74,18 +98,70 @@ def _verdict(case, bundle) -> None:
                                     "threshold": st.column_config.NumberColumn(format="%.2f")})
         if case.note is None:
             st.info("No note was given: only the ECG-only head was run.")
-        msg = _disagreement(case, th)
+        msg = _disagreement(case, th) if not v2 else None
         if msg:
             st.warning(msg, icon=":material/warning:")
+    if v2:
+        _note_effect(case, bundle)
+
+
+def _note_effect(case, bundle) -> None:
+    """What the note changed (v2): record p without / with the note, the beats whose flag differs, the facts."""
+    st.subheader("What the note changed")
+    eff = case.note_effect or {}
+    if case.note is None or not eff:
+        st.info("No note was given: the reading is ECG-only, so the note changed nothing.")
+        return
+    table = case.table
+    p0, p1 = float(eff.get("p_record_without_note", np.nan)), float(eff.get("p_record_with_note", np.nan))
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Record p(abnormal) without the note", f"{p0:.2f}")
+    c2.metric("with the note", f"{p1:.2f}", delta=f"{p1 - p0:+.2f}", delta_color="off")
+    c3.metric("Beats whose flag changed", f"{eff.get('n_changed', 0)} / {len(table)}")
+    tau = float(bundle.config.fact_tau)
+    facts = case.note.facts or {}
+    used = {f: p for f, p in facts.items() if p >= tau}
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Recognised facts** (p(stated) ≥ {tau:.2f}; only these can move a probability)")
+        if used:
+            st.dataframe(pd.DataFrame({"fact": list(used), "p(stated)": [round(p, 2) for p in used.values()],
+                                       "clause that carried it": [case.note.fact_clauses.get(f, "") for f in used]}),
+                         hide_index=True, width="stretch")
+        else:
+            st.caption("No fact was recognised in the note, so the fused reading is exactly the ECG-only one.")
+        below = {f: p for f, p in facts.items() if 0.3 <= p < tau}
+        if below:
+            st.caption("Read but below the threshold (not used): "
+                       + ", ".join(f"{f} {p:.2f}" for f, p in sorted(below.items(), key=lambda x: -x[1])))
+    with right:
+        changed = [int(i) for i in eff.get("changed_beats", [])]
+        st.markdown("**Beats whose flag differs** between ECG-only and fused")
+        if not changed:
+            st.caption("None: every beat has the same flag with and without the note.")
+        else:
+            th = bundle.config.thresholds
+            sub = table.iloc[changed]
+            st.dataframe(pd.DataFrame({
+                "beat": changed, "time (s)": sub["time_s"].round(2).to_numpy(),
+                "p ECG only": sub["p_ecg"].round(3).to_numpy(), "p fused": sub["p_fused"].round(3).to_numpy(),
+                "flag ECG only": np.where(sub["p_ecg"] >= th.get("ecg", 0.5), "abnormal", "normal"),
+                "flag fused": sub["call"].to_numpy() if "call" in sub else sub["predicted"].map({0: "normal", 1: "abnormal"})}),
+                hide_index=True, width="stretch", height=min(36 * (len(changed) + 1) + 2, 300))
 
 
 def _beats(case) -> None:
     table = case.table
     st.subheader("Beats")
-    counts = table["predicted"].map({0: "normal", 1: "abnormal"}).value_counts().reindex(["normal", "abnormal"], fill_value=0)
+    calls = table["call"] if "call" in table else table["predicted"].map({0: "normal", 1: "abnormal"})
+    counts = calls.value_counts().reindex(["normal", "abnormal", "unreadable"], fill_value=0)
+    if "call" not in table:
+        counts = counts.drop("unreadable")
     c1, c2 = st.columns([1, 2])
     with c1:
-        st.dataframe(counts.rename("beats").rename_axis("predicted").reset_index(), hide_index=True)
+        st.dataframe(counts.rename("beats").rename_axis("call").reset_index(), hide_index=True)
+        if "call" in table:
+            st.caption("Unreadable: beats in stretches too noisy to read; not normal, not abnormal, never flagged.")
         conf = reference_confusion(table)
         if conf is not None:
             st.markdown("**Reference (file annotations) vs predicted**")
@@ -97,7 +173,16 @@ def _beats(case) -> None:
         st.plotly_chart(figs.probability_timeline(table, case.threshold,
                                                   selected_time_s=None if sel is None else float(table["time_s"].iloc[sel])),
                         width="stretch")
-    st.dataframe(beat_table(table), hide_index=True, width="stretch", height=320,
+        why = context_reason(case, sel)
+        if why:
+            st.info(f"Rhythm context for the selected beat ({beat_label(case, sel)}): {why}.", icon=":material/info:")
+    bt = beat_table(table)
+    if "call" in table:
+        bt["predicted"] = table["call"].to_numpy()  # three calls: normal, abnormal, unreadable
+        bt = bt.rename(columns={"predicted": "call"})
+    if is_fact_gated(case) and case.rhythm.context_reason is not None:
+        bt["rhythm context"] = case.rhythm.context_reason
+    st.dataframe(bt, hide_index=True, width="stretch", height=320,
                  column_config={"p_abnormal": st.column_config.ProgressColumn("p_abnormal", min_value=0.0, max_value=1.0,
                                                                               format="%.2f"),
                                 "time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),

@@ -78,3 +78,45 @@ def test_probability_timeline_threshold_and_classes():
     fig = figs.probability_timeline(table, 0.62)
     assert fig.layout.shapes[0].y0 == pytest.approx(0.62)
     assert list(_trace(fig, "abnormal beat").x) == [2.0]
+
+
+def _beats_with_unreadable():
+    t = np.arange(20.3, 30.0, 0.8)
+    call = np.array(["normal"] * len(t), dtype=object)
+    call[3] = "abnormal"
+    call[6:9] = "unreadable"
+    return pd.DataFrame({"time_s": t, "predicted": (call == "abnormal").astype(int), "p_abnormal": 0.95,
+                         "rr_pre_ms": 800.0 + 50 * np.sin(t), "call": call})
+
+
+def test_ecg_strip_unreadable_beats_are_neither_class(nsr):
+    b = _beats_with_unreadable()
+    fig = figs.ecg_strip(nsr.signal[:, 0], nsr.fs, t0=20.0, t1=30.0, beats=b)
+    un = _trace(fig, "unreadable beat")
+    assert list(un.x) == list(b["time_s"][6:9]) and un.marker.color == "#888888"
+    assert len(_trace(fig, "normal beat").x) == len(b) - 4 and list(_trace(fig, "abnormal beat").x) == [b["time_s"][3]]
+    hatch = _trace(fig, "unreadable stretch")
+    assert hatch.marker.pattern.shape == "/"
+    assert hatch.x[0] - hatch.width[0] / 2 < b["time_s"][6] and hatch.x[0] + hatch.width[0] / 2 > b["time_s"][8]
+    pt = figs.probability_timeline(b, 0.5)
+    assert len(_trace(pt, "unreadable beat").x) == 3 and len(_trace(pt, "abnormal beat").x) == 1
+
+
+def test_rhythm_band_in_strip_and_tachogram(nsr):
+    from core.report import figures_rhythm as fr
+    from core.rhythm import Episode
+
+    eps = [Episode("AF", 0.0, 25.0, 0.9, "rate 110 bpm"), Episode("SR", 25.0, 60.0), Episode("PAUSE", 27.0, 29.5)]
+    b = _beats_with_unreadable()
+    fig = figs.ecg_strip(nsr.signal[:, 0], nsr.fs, t0=20.0, t1=30.0, beats=b, episodes=eps)
+    af = _trace(fig, "rhythm AF")
+    assert af.x[0] - af.width[0] / 2 == pytest.approx(20.0) and af.x[0] + af.width[0] / 2 == pytest.approx(25.0)  # clipped
+    assert list(_trace(fig, "rhythm label AF").text) == ["AF"]
+    assert _trace(fig, "rhythm PAUSE").base[0] < _trace(fig, "rhythm SR").base[0]  # events lane under the rhythm lane
+    y0, top = fig.layout.yaxis.range
+    assert af.base[0] > max(fig.layout.yaxis.tickvals)  # the band sits above the trace's mV labels
+    tg = fr.rr_tachogram(b, 60.0, eps, window=(20.0, 30.0))
+    assert tg.layout.yaxis.title.text == "RR before the beat (ms)" and list(tg.layout.xaxis.range) == [0, 60.0]
+    assert len(_trace(tg, "unreadable beat").x) == 3
+    hidden = fr.rr_tachogram(b, 60.0, hide_calls=True)
+    assert [t.name for t in hidden.data if t.mode == "markers"] == ["RR of a beat"]

@@ -40,6 +40,8 @@ CLASS_STYLE = {
     "normal": {"color": PALETTE["blue"], "symbol": "circle", "label": "normal"},
     "abnormal": {"color": PALETTE["vermillion"], "symbol": "triangle-up", "label": "abnormal"},
     "other": {"color": PALETTE["green"], "symbol": "square", "label": "other"},
+    # neither normal nor abnormal: the signal was too poor to call the beat (core.signal.quality)
+    "unreadable": {"color": "#888888", "symbol": "x-thin-open", "label": "unreadable"},
 }
 
 #: ECG paper: speed (mm/s), gain (mm/mV), grid steps (s, mV) and colours.
@@ -137,10 +139,31 @@ def _class_of(predicted: int | float | str) -> str:
     return "abnormal" if int(predicted) == 1 else "normal"
 
 
+def beat_calls(beats: pd.DataFrame) -> np.ndarray:
+    """Each beat's call: the ``call`` column ('normal' | 'abnormal' | 'unreadable') when present
+    (v2 models), else from ``predicted`` (0/1)."""
+    if "call" in beats:
+        return beats["call"].astype(str).to_numpy()
+    return np.where(beats["predicted"].to_numpy().astype(int) == 1, "abnormal", "normal")
+
+
+def _unreadable_runs(times: np.ndarray, unreadable: np.ndarray, pad_s: float = 0.35) -> list[tuple[float, float]]:
+    """Stretches (s) covered by consecutive unreadable beats, each padded by ``pad_s``."""
+    runs, start = [], None
+    for k, u in enumerate(unreadable):
+        if u and start is None:
+            start = k
+        if start is not None and (not u or k == len(unreadable) - 1):
+            end = k if u else k - 1
+            runs.append((float(times[start]) - pad_s, float(times[end]) + pad_s))
+            start = None
+    return runs
+
+
 def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | None = None,
               beats: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
               lead_name: str = "", title: str | None = None, width_px: int = 1100,
-              highlight_time_s: float | None = None) -> go.Figure:
+              highlight_time_s: float | None = None, episodes=None) -> go.Figure:
     """One lead on ECG paper between ``t0`` and ``t1`` (s).
 
     Parameters
@@ -151,6 +174,9 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
     reference : optional reference annotations with ``time_s`` and ``symbol``, written above the trace.
     width_px : nominal plot width; the height is chosen so that 1 mm is square at that width.
     highlight_time_s : a beat to mark with a vertical band (the selected beat).
+    episodes : optional rhythm episodes (``core.rhythm.Episode``) drawn as a labelled band in a row above
+        everything else (``core.report.figures_rhythm.add_rhythm_band``). Beats whose ``call`` is
+        'unreadable' get a grey cross and a hatched grey box over the stretch: neither normal nor abnormal.
     """
     x = np.asarray(signal_mv, float).reshape(-1)
     n = x.size
@@ -164,9 +190,11 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
     # Rows above the trace, as on an annotated rhythm strip: predicted class markers, then reference letters.
     marker_row = y1 + 0.25
     top = y1 + (0.5 if beats is not None else 0.0) + (0.5 if reference is not None else 0.0)
+    band = (top, top + 1.0) if episodes is not None else None  # 10 mm: two 5 mm lanes
+    top = band[1] if band else top
 
     fig = go.Figure()
-    _add_paper_grid(fig, t0, t1, y0, top)
+    _add_paper_grid(fig, t0, t1, y0, band[0] if band else top)
     fig.add_trace(go.Scatter(x=t, y=seg, mode="lines", name=lead_name or "ECG", showlegend=False,
                              line=dict(color=PAPER["trace_color"], width=1.4),
                              hovertemplate="%{x:.3f} s<br>%{y:.2f} mV<extra></extra>"))
@@ -175,8 +203,15 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
                       opacity=0.25, line_width=0, layer="below")
     if beats is not None and len(beats):
         b = beats[(beats["time_s"] >= t0) & (beats["time_s"] <= t1)]
-        for cls in ("normal", "abnormal"):
-            m = (b["predicted"].to_numpy().astype(int) == (1 if cls == "abnormal" else 0))
+        calls = beat_calls(b)
+        for a, z in _unreadable_runs(b["time_s"].to_numpy(float), calls == "unreadable"):
+            a, z = max(a, t0), min(z, t1)
+            fig.add_trace(go.Bar(x=[(a + z) / 2], y=[marker_row + 0.2 - y0], base=[y0], width=[z - a], showlegend=False,
+                                 name="unreadable stretch", hoverinfo="skip",
+                                 marker=dict(color="rgba(160,160,160,0.18)", line=dict(width=0),
+                                             pattern=dict(shape="/", fgcolor="rgba(110,110,110,0.55)", size=10))))
+        for cls in ("normal", "abnormal", "unreadable"):
+            m = calls == cls
             if not m.any():
                 continue
             sub = b[m]
@@ -184,19 +219,25 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
             rr = sub["rr_pre_ms"].to_numpy(float) if "rr_pre_ms" in sub else np.full(len(sub), np.nan)
             ref = sub["ref_symbol"].astype(str).to_numpy() if "ref_symbol" in sub else np.full(len(sub), "")
             custom = np.stack([rr, sub["p_abnormal"].to_numpy(float), ref], 1)
+            prob = "not called (signal unreadable)" if cls == "unreadable" else "%{customdata[1]:.2f}"
             fig.add_trace(go.Scatter(
                 x=sub["time_s"], y=np.full(len(sub), marker_row), mode="markers",
                 name=f"{st['label']} beat", legendgroup=cls,
-                marker=dict(color=st["color"], symbol=st["symbol"], size=12, line=dict(color="white", width=1)),
+                marker=dict(color=st["color"], symbol=st["symbol"], size=12,
+                            line=dict(color=st["color"] if cls == "unreadable" else "white", width=2 if cls == "unreadable" else 1)),
                 customdata=custom,
                 hovertemplate=(f"<b>{st['label']}</b><br>time %{{x:.2f}} s<br>RR %{{customdata[0]:.0f}} ms"
-                               f"<br>p(abnormal) %{{customdata[1]:.2f}}<br>reference %{{customdata[2]}}<extra></extra>"),
+                               f"<br>p(abnormal) {prob}<br>reference %{{customdata[2]}}<extra></extra>"),
             ))
+    if band:
+        from core.report.figures_rhythm import add_rhythm_band
+
+        add_rhythm_band(fig, episodes, t0, t1, band[0] + 0.05, band[1])
     if reference is not None and len(reference):
         r = reference[(reference["time_s"] >= t0) & (reference["time_s"] <= t1)]
         if len(r):
             fig.add_trace(go.Scatter(
-                x=r["time_s"], y=np.full(len(r), top - 0.2), mode="text", text=r["symbol"].astype(str),
+                x=r["time_s"], y=np.full(len(r), (band[0] if band else top) - 0.2), mode="text", text=r["symbol"].astype(str),
                 textfont=dict(size=15, color=PALETTE["black"]), name="reference annotation", showlegend=True,
                 hovertemplate="reference %{text} at %{x:.2f} s<extra></extra>"))
     # 1 mm square: the plot area is (t1-t0)*25 mm wide and (top-y0)*10 mm tall.
@@ -204,12 +245,13 @@ def ecg_strip(signal_mv: np.ndarray, fs: float, *, t0: float = 0.0, t1: float | 
     plot_w = width_px - 80
     height = int(np.clip(plot_w * h_mm / max(w_mm, 1e-6), 160, 900)) + (110 if title else 90)
     _base_layout(fig, height=height, title=title)
-    fig.update_layout(plot_bgcolor=PAPER["background"], dragmode="pan")
+    fig.update_layout(plot_bgcolor=PAPER["background"], dragmode="pan", barmode="overlay", bargap=0)
     fig.update_xaxes(range=[t0, t1], dtick=1.0 if t1 - t0 > 3 else 0.2, showgrid=False, zeroline=False,
                      title_text="time (s)  ·  25 mm/s", ticks="outside", constrain="domain")
     px_per_mm = plot_w / max(w_mm, 1e-6)
     y_dtick = PAPER["major_mv"] if px_per_mm * PAPER["mm_per_mv"] * PAPER["major_mv"] >= 24 else 1.0  # legible labels
-    fig.update_yaxes(range=[y0, top], dtick=y_dtick, showgrid=False, zeroline=False,
+    # mV labels only along the trace's own range, not beside the marker rows and the rhythm band
+    fig.update_yaxes(range=[y0, top], tickvals=list(np.arange(y0, y1 + 1e-9, y_dtick).round(3)), showgrid=False, zeroline=False,
                      title_text=f"{lead_name + '  ' if lead_name else ''}mV  ·  10 mm/mV", ticks="outside",
                      scaleanchor="x", scaleratio=_SCALE_RATIO, constrain="domain")
     return fig
@@ -267,15 +309,17 @@ def probability_timeline(table: pd.DataFrame, threshold: float, column: str = "p
     if len(table):
         fig.add_trace(go.Scatter(x=table["time_s"], y=table[column], mode="lines", hoverinfo="skip",
                                  line=dict(color="#BBBBBB", width=1), showlegend=False))
-    for cls in ("normal", "abnormal"):
-        m = table["predicted"].astype(int) == (1 if cls == "abnormal" else 0) if len(table) else []
-        sub = table[m] if len(table) else table
-        if not len(sub):
+    calls = beat_calls(table) if len(table) else np.array([])
+    for cls in ("normal", "abnormal", "unreadable"):
+        m = calls == cls
+        if not m.any():
             continue
+        sub = table[m]
         st = CLASS_STYLE[cls]
         fig.add_trace(go.Scatter(x=sub["time_s"], y=sub[column], mode="markers", name=f"{st['label']} beat",
                                  marker=dict(color=st["color"], symbol=st["symbol"], size=8),
-                                 hovertemplate="%{x:.2f} s<br>p(abnormal) %{y:.2f}<extra></extra>"))
+                                 hovertemplate="%{x:.2f} s<br>p(abnormal) %{y:.2f}"
+                                 + (" (not called: unreadable)" if cls == "unreadable" else "") + "<extra></extra>"))
     fig.add_hline(y=threshold, line=dict(color=PALETTE["black"], dash="dash", width=1.5),
                   annotation_text=f"threshold {threshold:.2f}", annotation_position="top left")
     if selected_time_s is not None:
