@@ -16,36 +16,23 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core import config
+from core.cli_train import CliError, add_train_parser
 
 log = logging.getLogger(__name__)
 
 
-class CliError(Exception):
-    """A reason to stop, printed as one line."""
-
-
 def expand_paths(paths: list[str]) -> list[Path]:
-    """Files to score: each PATH itself, or every record file in a folder (one per WFDB record)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in config.RECORD_SUFFIXES)
-            if not found:
-                raise CliError(f"{p}: no ECG records (.hea, .csv, .edf, .npy, .zip) in this folder")
-            out.extend(found)
-        elif p.exists():
-            out.append(p)
-        elif p.with_suffix(".hea").exists():  # a WFDB record name without extension
-            out.append(p.with_suffix(".hea"))
-        else:
-            raise CliError(f"{p}: no such file or folder")
-    return out
+    """Files to score: each PATH itself, or every record file in a folder (``core.batch.expand_inputs``)."""
+    from core.batch import expand_inputs
+
+    return expand_inputs(paths)  # BatchInputError is a ValueError: one line, exit 2
 
 
 def _read(path: Path, fs: float | None):
@@ -76,70 +63,201 @@ def _progress(items, desc: str):
     return tqdm(items, desc=desc, unit="record", file=sys.stderr, disable=len(items) < 2 and not sys.stderr.isatty())
 
 
-def cmd_score(args) -> int:
-    from core.model.bundle import load_bundle
-    from core.predict import analyse_case
+# ---- models, loaded once per process (the parent, or each Dask worker) ------------------------------------
+_CACHE: dict = {}
 
-    files = expand_paths(args.paths)
-    note = _note_text(args.note)
-    bundle = load_bundle(args.model)
-    want_json = bool(args.out and args.out.endswith(".json"))
-    text_encoder, prompts = None, None
-    if note is not None or want_json:  # BERT once per run: the fused head, or JSON zero-shot and attention
+
+def _bundle(model: str | None):
+    if ("bundle", model) not in _CACHE:
+        from core.model.bundle import load_bundle
+
+        _CACHE[("bundle", model)] = load_bundle(model)
+    return _CACHE[("bundle", model)]
+
+
+def _text_encoder(bundle):
+    key = ("text", bundle.config.text_model, bundle.config.pooling)
+    if key not in _CACHE:
         from core.text.encoder import load_text_encoder
 
-        text_encoder = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
-    if want_json:
+        _CACHE[key] = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    return _CACHE[key]
+
+
+def _prompts(path: str | None):
+    key = ("prompts", path)
+    if key not in _CACHE:
         from core import zeroshot
 
-        prompts = zeroshot.load_prompts(args.prompts or config.DEFAULT_PROMPT_BANK)
-    rows, records = [], []
-    for f in _progress(files, "scoring"):
-        record = _read(f, args.fs)
-        case = analyse_case(record, note, bundle, text_encoder if note is not None else None)
-        t = case.table
-        df = pd.DataFrame({"record": record.name, "sample": t["sample"].astype(int), "time_s": t["time_s"].round(4),
-                           "p_abnormal": t["p_abnormal"].round(6), "predicted": t["predicted"].astype(int),
-                           "p_ecg": t["p_ecg"].round(6), "p_note": t["p_note"].round(6), "p_fused": t["p_fused"].round(6)})
-        if "ref_symbol" in t:
-            df["ref_symbol"] = t["ref_symbol"].to_numpy()
-        rows.append(df)
-        if want_json:
-            records.append(_case_json(case, df, bundle, text_encoder, prompts))
-    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    _write(out, records, args.out)
-    return 0
+        _CACHE[key] = zeroshot.load_prompts(path or config.DEFAULT_PROMPT_BANK)
+    return _CACHE[key]
+
+
+# ---- one record -> rows ---------------------------------------------------------------------------------
+BEAT_COLUMNS = ("record", "sample", "time_s", "p_abnormal", "predicted", "p_ecg", "p_note", "p_fused")
+RHYTHM_COLUMNS = ("record", "rhythm", "start_s", "end_s", "confidence", "detail")
+
+
+def beat_rows(case) -> pd.DataFrame:
+    """The score CSV of one case: ``BEAT_COLUMNS`` [+ ``ref_symbol``] then ``call``, ``unreadable``."""
+    t = case.table
+    df = pd.DataFrame({"record": case.record.name, "sample": t["sample"].astype(int), "time_s": t["time_s"].round(4),
+                       "p_abnormal": t["p_abnormal"].round(6), "predicted": t["predicted"].astype(int),
+                       "p_ecg": t["p_ecg"].round(6), "p_note": t["p_note"].round(6), "p_fused": t["p_fused"].round(6)})
+    if "ref_symbol" in t:
+        df["ref_symbol"] = t["ref_symbol"].to_numpy()
+    df["call"] = t["call"].to_numpy()
+    df["unreadable"] = t["unreadable"].astype(int).to_numpy()
+    return df
+
+
+def case_rhythm(case):
+    """The rhythm reading: ``case.rhythm`` (fact-gated v2 bundles), else read here from the v1 model's calls."""
+    if case.rhythm is not None:
+        return case.rhythm
+    from core.predict import read_rhythm
+
+    return read_rhythm(case.beats, case.table, case.threshold)
+
+
+def rhythm_rows(case) -> pd.DataFrame:
+    """``RHYTHM_COLUMNS``: one row per rhythm episode (start, end in s from the start of the record)."""
+    eps = case_rhythm(case).episodes
+    return pd.DataFrame({"record": case.record.name, "rhythm": [e.kind for e in eps],
+                         "start_s": [round(float(e.start_s), 3) for e in eps], "end_s": [round(float(e.end_s), 3) for e in eps],
+                         "confidence": [round(float(e.confidence), 4) for e in eps], "detail": [e.detail for e in eps]},
+                        columns=list(RHYTHM_COLUMNS))
+
+
+@dataclass(frozen=True)
+class CaseScorer:
+    """``score_one`` for ``core.batch.score_batch``: one record file -> its rows. Picklable (options only);
+    the bundle, BERT and the prompt bank are loaded lazily, once per process.
+
+    ``kind``: 'beats' (the score CSV rows), 'json' (one row, column ``json``: the record's JSON entry) or
+    'rhythm' (the rhythm CSV rows).
+    """
+
+    kind: str = "beats"
+    model: str | None = None
+    note: str | None = None
+    fs: float | None = None
+    prompts: str | None = None
+
+    def __call__(self, path: Path) -> pd.DataFrame:
+        record = _read(Path(path), self.fs)  # a bad file fails before torch and the model are loaded
+        from core.predict import analyse_case
+
+        bundle = _bundle(self.model)
+        te = _text_encoder(bundle) if (self.note is not None or self.kind == "json") else None
+        case = analyse_case(record, self.note, bundle, te if self.note is not None else None)
+        if self.kind == "rhythm":
+            return rhythm_rows(case)
+        df = beat_rows(case)
+        if self.kind == "json":
+            entry = _case_json(case, df, bundle, te, _prompts(self.prompts))
+            return pd.DataFrame({"record": [record.name], "json": [json.dumps(entry, default=_json_default)]})
+        return df
+
+
+def _run_batch(files: list[Path], scorer: CaseScorer, args) -> tuple[pd.DataFrame, int]:
+    """One file: scored here, its error raised (one line, exit 2). Several: ``score_batch`` (error rows,
+    summary on stderr, exit 1 when some failed, 2 when none was scored)."""
+    if len(files) == 1:
+        return scorer(files[0]), 0
+    _bundle(scorer.model)  # a missing or bad bundle stops the run once, not once per file
+    if scorer.kind == "json":
+        _prompts(scorer.prompts)
+    from core.batch import score_batch
+
+    res = score_batch(files, scorer, workers=args.workers, scheduler=args.scheduler, progress=True)
+    print(res.summary(), file=sys.stderr)
+    return res.table, res.exit_status
+
+
+def cmd_score(args) -> int:
+    files = expand_paths(args.paths)
+    note = _note_text(args.note)
+    want_json = bool(args.out and args.out.endswith(".json"))
+    scorer = CaseScorer("json" if want_json else "beats", args.model, note, args.fs, args.prompts)
+    table, status = _run_batch(files, scorer, args)
+    if want_json:
+        ok = table[table["error"] == ""] if "error" in table else table
+        records = [json.loads(s) for s in ok["json"]]
+        errors = [] if "error" not in table else [
+            {"record": r, "path": p, "error": e} for r, p, e in table.loc[table["error"] != "", ["record", "path", "error"]].itertuples(index=False)]
+        _write(pd.DataFrame(), records, args.out, errors)
+    else:
+        _write(table, [], args.out)
+    return status
+
+
+def cmd_rhythm(args) -> int:
+    files = expand_paths(args.paths)
+    table, status = _run_batch(files, CaseScorer("rhythm", args.model, None, args.fs), args)
+    _write(table, [], args.out)
+    return status
 
 
 def _case_json(case, df, bundle, text_encoder, prompts) -> dict:
-    """Record verdict, beats, zero-shot scores and explanations for the JSON output."""
+    """Record verdict, statements, rhythm, beats, zero-shot scores and explanations for the JSON output."""
+    from dataclasses import asdict
+
     from core import explain, zeroshot
 
+    rhythm = case_rhythm(case)
     entry = {
         "record": case.record.name, "fs": case.record.fs, "leads": case.beats.lead_names, "model_version": case.model_version,
-        "view": case.view, "verdict": case.verdict, "p_record": case.p_record, "threshold": case.threshold,
-        "agreement": case.agreement, "notices": case.notices, "n_beats": len(df), "n_flagged": case.n_flagged,
-        "beats": json.loads(df.to_json(orient="records")),
+        "view": case.view, "verdict": case.verdict, "statements": list(rhythm.statements),
+        "rhythm": [asdict(e) for e in rhythm.episodes], "p_record": case.p_record, "threshold": case.threshold,
+        "notices": case.notices, "n_beats": len(df), "n_flagged": case.n_flagged,
+        "n_unreadable": int(df["unreadable"].sum()) if len(df) else 0,
     }
-    entry["zeroshot_record"] = zeroshot.score_case(case, prompts, bundle, text_encoder).record_probs.to_dict()
+    if case.agreement is not None:
+        entry["agreement"] = case.agreement
+    tau = float(getattr(bundle.config, "fact_tau", 0.5))
+    facts = case.note.facts if case.note is not None else {}
+    entry["facts"] = {f: p for f, p in facts.items() if p >= tau}  # recognised: p(stated) >= the model's fact_tau
+    entry["fact_clauses"] = {f: case.note.fact_clauses.get(f, "") for f in entry["facts"]}
+    entry["note_effect"] = case.note_effect
+    entry["beats"] = json.loads(df.to_json(orient="records"))
+    omitted: dict[str, str] = {}
+
+    def part(name: str, compute) -> None:
+        # an explanation that cannot be computed for this model is named as omitted, not a failed record
+        try:
+            entry[name] = compute()
+        except ValueError as e:
+            log.exception("%s: %s omitted", case.record.name, name)
+            omitted[name] = str(e)
+
+    part("zeroshot_record", lambda: zeroshot.score_case(case, prompts, bundle, text_encoder).record_probs.to_dict())
     if len(df):
         top = int(np.nanargmax(case.table["p_abnormal"].to_numpy()))
-        ex = explain.shap_features(case, bundle, top)
-        entry["explanation_top_beat"] = {"beat_index": top, "base_value": ex.base_value, "prediction": ex.prediction,
-                                         "shap": json.loads(ex.to_frame().to_json(orient="records"))}
+
+        def shap_top() -> dict:
+            ex = explain.shap_features(case, bundle, top)
+            return {"beat_index": top, "base_value": ex.base_value, "prediction": ex.prediction,
+                    "shap": json.loads(ex.to_frame().to_json(orient="records"))}
+        part("explanation_top_beat", shap_top)
     if case.note is not None:
-        entry["note_attention"] = json.loads(explain.note_attention(case.note.text, text_encoder).to_json(orient="records"))
+        part("note_attention", lambda: json.loads(explain.note_attention(case.note.text, text_encoder).to_json(orient="records")))
+    if omitted:
+        entry["omitted"] = omitted
     return entry
 
 
-def _write(df: pd.DataFrame, records: list[dict], out: str | None) -> None:
+def _write(df: pd.DataFrame, records: list[dict], out: str | None, errors: list[dict] | None = None) -> None:
     if out is None:
         df.to_csv(sys.stdout, index=False)
         return
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".json":
-        p.write_text(json.dumps({"records": records}, indent=1, default=_json_default))
+        doc: dict = {"records": records}
+        if errors:
+            doc["errors"] = errors
+        p.write_text(json.dumps(doc, indent=1, default=_json_default))
     else:
         df.to_csv(p, index=False)
 
@@ -174,20 +292,6 @@ def cmd_zeroshot(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from dataclasses import fields
-
-    from core.training.experiment import run_experiment
-    from core.training.loop import TrainOptions
-
-    data = Path(args.data)
-    if not (data / "RECORDS").is_file():
-        raise CliError(f"{data}: not a MIT-BIH folder (no RECORDS file)")
-    opts = TrainOptions(**{f.name: getattr(args, f.name) for f in fields(TrainOptions) if getattr(args, f.name, None) is not None})
-    run_experiment(data, args.out, opts, version=args.version, ablations=not args.no_ablations)
-    return 0
-
-
 def cmd_evaluate(args) -> int:
     from core.model.bundle import load_bundle
     from core.report.tables import metrics_tables_markdown
@@ -216,8 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default=None, help="model bundle folder (default assets/models/<default version>)")
     common.add_argument("--fs", type=float, default=None, help="sampling rate in Hz, for CSV without a time column or .npy")
+    batch = argparse.ArgumentParser(add_help=False)
+    batch.add_argument("--workers", type=int, default=1, help="Dask worker processes for a folder (default 1: serial)")
+    batch.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786); --workers is ignored")
 
-    s = sub.add_parser("score", parents=[common], help="score every detected beat of one or more records")
+    s = sub.add_parser("score", parents=[common, batch], help="score every detected beat of one or more records")
     s.add_argument("paths", nargs="+", help=".hea, .csv, .edf, .npy, .zip, or a folder of records")
     s.add_argument("--note", help="clinical note, UTF-8 text file (enables the fused view)")
     s.add_argument("--prompts", help="prompt CSV for the JSON output's zero-shot scores (default: the bank)")
@@ -230,19 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--out", help="OUT.csv (default stdout)")
     z.set_defaults(func=cmd_zeroshot)
 
-    t = sub.add_parser("train", help="train from scratch on MIT-BIH and evaluate on DS2")
-    t.add_argument("--data", required=True, help="MIT-BIH folder (e.g. ../shared/data/mitdb)")
-    t.add_argument("--out", default="assets/models/v1")
-    t.add_argument("--version", default="v1")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--oof-epochs", dest="oof_epochs", type=int)
-    t.add_argument("--encoder", choices=["cnn", "mlp"])
-    t.add_argument("--contrastive", choices=["ntxent", "siglip", "none"])
-    t.add_argument("--unimodal-weight", dest="unimodal_weight", type=float)
-    t.add_argument("--recon-weight", dest="recon_weight", type=float)
-    t.add_argument("--no-ablations", action="store_true")
-    t.set_defaults(func=cmd_train)
+    add_train_parser(sub)
+
+    r = sub.add_parser("rhythm", parents=[common, batch], help="rhythm episodes of one or more records")
+    r.add_argument("paths", nargs="+", help=".hea, .csv, .edf, .npy, .zip, or a folder of records")
+    r.add_argument("--out", help="OUT.csv: record, rhythm, start_s, end_s, confidence, detail (default: stdout)")
+    r.set_defaults(func=cmd_rhythm)
 
     e = sub.add_parser("evaluate", parents=[common], help="metrics tables of a shipped bundle on MIT-BIH records, no training")
     e.add_argument("--data", required=True, help="MIT-BIH folder (e.g. ../shared/data/mitdb)")

@@ -130,3 +130,19 @@ def test_existing_scheduler_equals_serial(tmp_path):
     assert parallel.workers == 2
     pd.testing.assert_frame_equal(parallel.table, serial.table)
     assert parallel.errors == serial.errors and parallel.exit_status == 1
+
+
+def test_cli_scorer_pickles_small_and_bad_files_fail_before_any_model(tmp_path):
+    """The CLI's ``score_one`` (``core.cli.CaseScorer``) travels to Dask workers as its options only; a bad
+    file fails at reading (its own message), before a bundle is loaded (here none exists)."""
+    import pickle
+
+    from core.cli import CaseScorer
+
+    bad = Path(__file__).parent / "data" / "bad_inputs"
+    scorer = CaseScorer("beats", model=str(tmp_path / "no_model"), fs=None)
+    blob = pickle.dumps(scorer)
+    assert pickle.loads(blob) == scorer and len(blob) < 500
+    res = score_batch([bad / "flat_line.csv", bad / "too_short.csv"], scorer, progress=False)
+    assert res.exit_status == 2 and [p.name for p, _ in res.errors] == ["flat_line.csv", "too_short.csv"]
+    assert "flat line" in res.errors[0][1] and "too short" in res.errors[1][1]

@@ -1,5 +1,8 @@
 """The CLI contracts of DESIGN.md, run as a user would (a subprocess), on bundled examples and bad input."""
 import csv
+import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +12,15 @@ import pytest
 from core import config
 
 BAD = Path(__file__).parent / "data" / "bad_inputs"
+V2 = config.MODELS_DIR / "v2"
+SCORE_COLUMNS = ["record", "sample", "time_s", "p_abnormal", "predicted", "p_ecg", "p_note", "p_fused"]
+needs_v2 = pytest.mark.skipif(not (V2 / "config.json").is_file(), reason="no v2 bundle")
 
 
 def run_cli(*args, timeout=300):
+    env = {**os.environ, "CARDIOLENS_LOG": os.devnull}
     return subprocess.run([sys.executable, "-m", "core", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=config.REPO_ROOT)
+                          timeout=timeout, cwd=config.REPO_ROOT, env=env)
 
 
 def test_score_csv_contract(tmp_path):
@@ -21,11 +28,14 @@ def test_score_csv_contract(tmp_path):
     r = run_cli("score", config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea", "--out", out)
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(out.open()))
-    assert {"record", "sample", "time_s", "p_abnormal", "predicted"} <= set(rows[0])
+    # the existing columns first, in their order; then the beat call and the unreadable flag
+    assert list(rows[0]) == SCORE_COLUMNS + ["ref_symbol", "call", "unreadable"]
     assert 170 <= len(rows) <= 200  # 185 reference beats in this 150 s cut
     for row in rows:
         assert 0.0 <= float(row["p_abnormal"]) <= 1.0 and row["predicted"] in ("0", "1")
         assert abs(float(row["time_s"]) - int(row["sample"]) / 360.0) < 1e-3
+        assert row["unreadable"] in ("0", "1")
+        assert row["call"] == ("unreadable" if row["unreadable"] == "1" else "abnormal" if row["predicted"] == "1" else "normal")
 
 
 def test_score_json_with_note_has_verdict_zeroshot_and_explanations(tmp_path):
@@ -33,10 +43,13 @@ def test_score_json_with_note_has_verdict_zeroshot_and_explanations(tmp_path):
     case = config.EXAMPLES_DIR / "apb_232"
     r = run_cli("score", case, "--note", case / "note.txt", "--out", out)
     assert r.returncode == 0, r.stderr
-    import json
-
     rec = json.loads(out.read_text())["records"][0]
     assert rec["view"] == "fused" and rec["verdict"] in ("normal", "abnormal")
+    assert rec["statements"] and all(isinstance(x, str) for x in rec["statements"])
+    assert rec["rhythm"] and set(rec["rhythm"][0]) == {"kind", "start_s", "end_s", "confidence", "detail"}
+    assert isinstance(rec["facts"], dict) and isinstance(rec["note_effect"], dict)
+    assert ("agreement" in rec) == (rec["model_version"] != "v2" and rec.get("agreement") is not None)
+    assert {"call", "unreadable"} <= set(rec["beats"][0])
     assert set(rec["zeroshot_record"]) == {"N", "S", "V", "F", "Q"}
     ex = rec["explanation_top_beat"]
     assert abs(ex["base_value"] + sum(x["shap"] for x in ex["shap"]) - ex["prediction"]) < 1e-3
@@ -79,3 +92,88 @@ def test_missing_file_and_bad_prompts(tmp_path):
     bad.write_text("label,text\nN,x\n")
     r = run_cli("zeroshot", config.EXAMPLES_DIR / "nsr_100", "--prompts", bad)
     assert r.returncode == 2 and "prompt" in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+@needs_v2
+def test_score_json_v2_keys(tmp_path, monkeypatch):
+    """v2 JSON: rhythm episodes, statements, the note's recognised facts and what the note changed; no
+    ``agreement`` (v2 has none). Zero-shot and attention are stubbed here (their own tests cover them)."""
+    import pandas as pd
+
+    from core import cli, explain, zeroshot
+    from core.model.bundle import load_bundle
+    from core.text.encoder import load_text_encoder
+
+    monkeypatch.setattr(zeroshot, "score_case", lambda *a, **k: type("Z", (), {"record_probs": pd.Series({"N": 1.0})})())
+    monkeypatch.setattr(explain, "note_attention", lambda *a, **k: pd.DataFrame({"word": ["x"], "raw": [1.0]}))
+    bundle = load_bundle(V2)
+    enc = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    folder = config.EXAMPLES_DIR / "short_10s_csv"
+    from core.io import read_record
+    from core.predict import analyse_case
+
+    case = analyse_case(read_record(folder / "ecg.csv"), (folder / "note.txt").read_text(), bundle, enc)
+    entry = json.loads(json.dumps(cli._case_json(case, cli.beat_rows(case), bundle, enc, None), default=cli._json_default))
+    assert "agreement" not in entry
+    assert entry["statements"] == case.statements and len(entry["rhythm"]) == len(case.rhythm.episodes)
+    assert [e["kind"] for e in entry["rhythm"]] == [e.kind for e in case.rhythm.episodes]
+    tau = bundle.config.fact_tau
+    assert entry["facts"] == {f: p for f, p in case.note.facts.items() if p >= tau}
+    assert set(entry["note_effect"]) >= {"changed_beats", "n_changed", "p_record_without_note", "p_record_with_note"}
+    assert entry["n_unreadable"] == int(case.table["unreadable"].sum())
+
+
+def _batch_folder(tmp_path: Path, bad: list[str]) -> Path:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(config.EXAMPLES_DIR / "short_10s_csv" / "ecg.csv", folder / "a_short.csv")
+    for name in bad:
+        shutil.copy(BAD / name, folder / name)
+    return folder
+
+
+@needs_v2
+def test_score_folder_with_bad_files_goes_on(tmp_path):
+    """Every bad file: an error row and a summary line on stderr; the run goes on; exit 1; progress bar."""
+    folder = _batch_folder(tmp_path, ["flat_line.csv", "truncated.hea", "truncated.dat"])
+    out = tmp_path / "beats.csv"
+    r = run_cli("score", folder, "--model", V2, "--out", out)
+    assert r.returncode == 1, r.stderr
+    with out.open() as fh:
+        reader = csv.DictReader(fh)
+        cols, rows = reader.fieldnames, list(reader)
+    assert cols[:8] == SCORE_COLUMNS and cols[-2:] == ["path", "error"] and {"call", "unreadable"} <= set(cols)
+    good = [x for x in rows if not x["error"]]
+    assert len(good) >= 10 and {x["record"] for x in good} == {"a_short"}
+    assert all("." not in x["sample"] for x in rows)  # integers stay integers beside error rows
+    errors = {x["record"]: x["error"] for x in rows if x["error"]}
+    assert set(errors) == {"flat_line", "truncated"}
+    assert "flat line" in errors["flat_line"] and "truncated" in errors["truncated"]
+    assert "scored 1 of 3 records" in r.stderr and "2 records could not be scored" in r.stderr
+    assert f"{folder / 'flat_line.csv'}: " in r.stderr and "3/3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_score_folder_of_only_bad_files_exits_2(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for name in ("all_zero.csv", "junk.edf"):
+        shutil.copy(BAD / name, folder / name)
+    out = tmp_path / "beats.csv"
+    r = run_cli("score", folder, "--out", out)
+    assert r.returncode == 2, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert [x["record"] for x in rows] == ["all_zero", "junk"] and all(x["error"] for x in rows)
+    assert "scored 0 of 2 records" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+@needs_v2
+def test_score_folder_on_two_dask_workers_equals_serial(tmp_path):
+    folder = _batch_folder(tmp_path, ["too_short.csv"])
+    shutil.copy(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea", folder)
+    shutil.copy(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.dat", folder)
+    r1 = run_cli("score", folder, "--model", V2, "--out", tmp_path / "w1.csv")
+    r2 = run_cli("score", folder, "--model", V2, "--workers", 2, "--out", tmp_path / "w2.csv")
+    assert r1.returncode == r2.returncode == 1, r2.stderr
+    assert "on 2 workers" in r2.stderr
+    assert (tmp_path / "w1.csv").read_text() == (tmp_path / "w2.csv").read_text()
