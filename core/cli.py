@@ -1,9 +1,16 @@
-"""The command line: ``python -m core score|zeroshot|train|evaluate|bench`` (also installed as ``cardiolens``).
+"""The command line: ``python -m core score|rhythm|zeroshot|train|evaluate|bench`` (also installed as ``cardiolens``).
 
 Contracts relied on from outside (../shared/DESIGN.md):
 - ``score PATH... [--note FILE] [--out OUT.csv|OUT.json]``: CSV one row per detected beat with
   ``record, sample, time_s, p_abnormal, predicted`` (sample at the record's original fs).
+  then ``ref_symbol`` (with reference annotations), ``call`` ('normal' | 'abnormal' | 'unreadable') and ``unreadable``.
+  JSON: per record the verdict, ``statements``, ``rhythm`` (episodes), ``facts``, ``note_effect``, beats, explanations.
+- ``rhythm PATH... [--out OUT.csv]``: ``record, rhythm, start_s, end_s, confidence, detail``, ``rhythm`` one of
+  ``core.rhythm.LABELS``.
 - ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv``: ``record, sample, time_s, <label>...``.
+- Several files (``score``/``rhythm``, ``--workers N``, ``--scheduler ADDRESS``): ``core.batch.score_batch``; every
+  bad file is an error row (``path``, ``error`` columns) and a summary line on stderr; exit 1 if any failed, 2 if
+  none was scored. One file keeps the single-input contract below.
 Any input that cannot be scored: exit status 2 and one line on stderr saying why (no traceback); the
 traceback goes to the log (``logging.exception``), so a programming error is never mistaken for bad input.
 Training code (``core.training``) is imported only inside ``train`` and ``evaluate``.

@@ -100,3 +100,77 @@ def test_strip_window_stays_inside_the_record():
     t0, t1 = report.strip_window(60.0, 150.0)
     assert t1 - t0 == pytest.approx(10.0) and t0 < 60.0 < t1
     assert report.strip_window(3.0, 6.0) == (0.0, 6.0)
+
+
+@pytest.fixture(scope="module")
+def v2_case(case):
+    """The random-model case dressed as a v2 result: a rhythm reading, a note with two recognised facts (one
+    clause with markup, to check escaping), two beats whose flag the note changed, three unreadable beats."""
+    import dataclasses
+
+    from core.predict import NoteInput
+    from core.rhythm import Episode, RhythmResult
+
+    t = case.table.copy()
+    t["p_fused"] = t["p_ecg"]
+    t.loc[[1, 4], "p_fused"] = [0.99, 0.98]
+    t["unreadable"] = 0
+    t.loc[[7, 8, 9], "unreadable"] = 1
+    t["predicted"] = ((t["p_fused"] >= case.threshold) & (t["unreadable"] == 0)).astype(int)
+    t["p_abnormal"] = t["p_fused"]
+    eps = [Episode("BIGEMINY", 1.0, 16.5, 1.0, "ventricular, 11 cycles"), Episode("SR", 0.1, 29.9, 1.0, "81 bpm")]
+    rhythm = RhythmResult(episodes=eps, statements=["Sinus rhythm 81 bpm", "Ventricular bigeminy, 11 cycles",
+                                                    "12 ventricular premature beats"], abnormal=True, mean_rate_bpm=81.0)
+    note = NoteInput(text="Pacemaker. Known AF.", vector=None,
+                     facts={"PACEMAKER": 0.97, "AF_FLUTTER": 0.81, "BBB": 0.1},
+                     fact_clauses={"PACEMAKER": "Pacemaker <b>in situ</b>", "AF_FLUTTER": "Known AF."})
+    effect = {"changed_beats": [1, 4], "n_changed": 2, "p_record_without_note": 0.31, "p_record_with_note": 0.64,
+              "facts_used": {"PACEMAKER": 0.97, "AF_FLUTTER": 0.81}}
+    return dataclasses.replace(case, table=t, rhythm=rhythm, note=note, note_effect=effect, agreement=None,
+                               view="fused", model_version="v2-test")
+
+
+def test_v2_report_statements_first_then_episodes(v2_case):
+    out = report.case_report_html(v2_case)
+    body = out[out.index("<body>"):]
+    i_stat, i_eps, i_rec = body.index("<h2>Statements</h2>"), body.index("<h2>Rhythm episodes</h2>"), body.index("<h2>Recording</h2>")
+    assert i_stat < i_eps < i_rec  # the reading first, clinically ordered as given
+    items = re.findall(r"<li>(.*?)</li>", body[i_stat:i_eps])
+    assert items == ["Sinus rhythm 81 bpm", "Ventricular bigeminy, 11 cycles", "12 ventricular premature beats"]
+    eps = report.episodes_table(v2_case.rhythm.episodes)
+    assert list(eps["label"]) == ["SR", "BIGEMINY"] and list(eps["rhythm"]) == ["Sinus rhythm", "Bigeminy"]
+    assert eps["duration (s)"].tolist() == [29.8, 15.5]
+    assert "Bigeminy" in body[i_eps:i_rec] and "ventricular, 11 cycles" in body[i_eps:i_rec]
+
+
+def test_v2_report_facts_note_effect_and_unreadable(v2_case):
+    out = report.case_report_html(v2_case)
+    assert "What the note changed" in out
+    facts = report.facts_table(v2_case.note_effect["facts_used"], v2_case.note.fact_clauses)
+    assert list(facts["fact"]) == ["PACEMAKER", "AF_FLUTTER"] and "BBB" not in out.split("What the note changed")[1].split("<h2>")[0]
+    assert "permanent pacemaker" in facts["meaning"].iloc[0]
+    assert "Pacemaker <b>in situ</b>" not in out and "Pacemaker &lt;b&gt;in situ&lt;/b&gt;" in out
+    assert "without the note 0.31, with the note 0.64; 2 beats changed flag" in out
+    changed = report.changed_beats_table(v2_case.table, [1, 4])
+    assert list(changed["beat"]) == [1, 4] and changed["p with note"].tolist() == [0.99, 0.98]
+    n_flag = int(v2_case.table["predicted"].sum())
+    assert f"{n_flag} of {len(v2_case.table) - 3} readable beats flagged abnormal" in out
+    assert "3 beats in unreadable stretches" in out
+    assert "agreement" not in out.lower()  # v2 has no ECG-note agreement: the line is omitted
+
+
+def test_v2_report_note_without_facts_says_it_changed_nothing(v2_case):
+    import dataclasses
+
+    effect = {**v2_case.note_effect, "facts_used": {}, "changed_beats": [], "n_changed": 0, "p_record_with_note": 0.31}
+    out = report.case_report_html(dataclasses.replace(v2_case, note_effect=effect))
+    assert "states none of the facts the model reads" in out and "0 beats changed flag" in out
+
+
+def test_v1_report_keeps_agreement_and_has_no_rhythm_section(case):
+    import dataclasses
+
+    out = report.case_report_html(dataclasses.replace(case, agreement=0.42))
+    assert "ECG–note agreement (cosine in the shared space): +0.42" in out
+    assert "<h2>Rhythm episodes</h2>" not in out and "What the note changed" not in out
+    assert "agreement" not in report.case_report_html(case).lower()

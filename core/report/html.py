@@ -5,6 +5,10 @@ inlined once (about 4.6 MB), every later figure reuses it, and every piece of te
 outside (the note, file names, the reader's own comments, header comments) goes through
 ``html.escape`` so a note containing ``<script>`` is shown as text, never run.
 
+Order: the statements (clinically ordered, ``core.rhythm``) and the rhythm episodes first, then the
+recording, the model output (unreadable beats counted apart; the ECG-note agreement only for v1 bundles;
+for v2 the note's recognised facts and what the note changed), ECG strips, zero-shot, explanations, note.
+
 Example
 -------
 >>> html_text = case_report_html(case, note=note_text)               # case from analyse_case
@@ -33,6 +37,68 @@ from core.report.tables import (
     shap_table,
     strip_window,
 )
+
+
+# ---- rhythm and note sections (v2 bundles) --------------------------------------------------------
+#: rows of the "what the note changed" beat list
+MAX_CHANGED_ROWS = 10
+
+
+def episodes_table(episodes, max_rows: int = MAX_REPORT_ROWS) -> pd.DataFrame:
+    """Rhythm episodes (``core.rhythm.Episode``) as shown in the report: name, label, start/end/duration (s)."""
+    from core.rhythm.episodes import RHYTHM_NAMES
+
+    eps = sorted(episodes, key=lambda e: (e.start_s, e.end_s))[:max_rows]
+    return pd.DataFrame({"rhythm": [RHYTHM_NAMES.get(e.kind, e.kind) for e in eps], "label": [e.kind for e in eps],
+                         "start (s)": [round(float(e.start_s), 1) for e in eps], "end (s)": [round(float(e.end_s), 1) for e in eps],
+                         "duration (s)": [round(float(e.end_s - e.start_s), 1) for e in eps],
+                         "confidence": [round(float(e.confidence), 2) for e in eps], "detail": [e.detail for e in eps]},
+                        columns=["rhythm", "label", "start (s)", "end (s)", "duration (s)", "confidence", "detail"])
+
+
+def facts_table(facts_used: Mapping[str, float], clauses: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The note's recognised facts (p(stated) at or above the model's ``fact_tau``) with the clause that carried each."""
+    try:
+        from core.text.facts import FACTS
+        described = {f.name: f.description for f in FACTS}
+    except ImportError:  # the vocabulary is optional here: the fact name alone still reads
+        described = {}
+    names = sorted(facts_used, key=lambda f: -float(facts_used[f]))
+    return pd.DataFrame({"fact": names, "meaning": [described.get(f, "") for f in names],
+                         "p(stated)": [round(float(facts_used[f]), 2) for f in names],
+                         "from the note": [(clauses or {}).get(f, "") for f in names]},
+                        columns=["fact", "meaning", "p(stated)", "from the note"])
+
+
+def changed_beats_table(table: pd.DataFrame, changed: list[int], max_rows: int = MAX_CHANGED_ROWS) -> pd.DataFrame:
+    """The first beats whose flag differs between the ECG-only view and the fused view (with the note)."""
+    idx = [i for i in changed if 0 <= i < len(table)][:max_rows]
+    t = table.iloc[idx]
+    fused_flag = t["predicted"].astype(int).to_numpy() if "predicted" in t else np.zeros(len(t), int)
+    return pd.DataFrame({"beat": idx, "time (s)": t["time_s"].round(2).to_numpy(), "p ECG only": t["p_ecg"].round(3).to_numpy(),
+                         "p with note": t["p_fused"].round(3).to_numpy(),
+                         "flag": ["abnormal -> normal" if f == 0 else "normal -> abnormal" for f in fused_flag]})
+
+
+def _note_effect_html(case, esc) -> list[str]:
+    """The recognised facts and what the note changed (v2 ``case.note_effect``); nothing for v1 or without a note."""
+    eff = getattr(case, "note_effect", None) or {}
+    if getattr(case, "note", None) is None or not eff:
+        return []
+    out = ["<h3>What the note changed</h3>"]
+    used = eff.get("facts_used") or {}
+    if used:
+        out.append("<p>Facts the model recognised in the note (only these move the fused prediction):</p>")
+        out.append(_table_html(facts_table(used, getattr(case.note, "fact_clauses", {}))))
+    else:
+        out.append("<p>The note states none of the facts the model reads: the fused view equals the ECG-only view.</p>")
+    n = int(eff.get("n_changed", 0))
+    out.append(f"<p>Record p(abnormal) without the note {eff.get('p_record_without_note', float('nan')):.2f}, with the note "
+               f"{eff.get('p_record_with_note', float('nan')):.2f}; {n} beat{'' if n == 1 else 's'} changed flag"
+               f"{' (first ' + str(MAX_CHANGED_ROWS) + ' below)' if n > MAX_CHANGED_ROWS else ''}.</p>")
+    if n:
+        out.append(_table_html(changed_beats_table(case.table, list(eff.get("changed_beats", [])))))
+    return out
 
 
 # ---- the report --------------------------------------------------------------------------------
@@ -108,6 +174,21 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
         f"source {esc(source_label or rec.source_format or 'unknown')}</p>")
     add(f"<p class='disclaimer'>{esc(DISCLAIMER)}</p>")
 
+    # -- the reading a clinician writes first: statements (clinically ordered), then the rhythm episodes
+    rhythm = getattr(case, "rhythm", None)
+    statements = list(rhythm.statements) if rhythm is not None else list(getattr(case, "statements", []) or [])
+    if statements:
+        add("<h2>Statements</h2><ol class='statements'>" + "".join(f"<li>{esc(x)}</li>" for x in statements) + "</ol>")
+    if rhythm is not None:
+        add("<h2>Rhythm episodes</h2>")
+        if rhythm.episodes:
+            more = len(rhythm.episodes) - MAX_REPORT_ROWS
+            add(_table_html(episodes_table(rhythm.episodes)))
+            if more > 0:
+                add(f"<p>{more} more episodes not shown.</p>")
+        else:
+            add("<p>No rhythm episode was found.</p>")
+
     # -- what was read
     add("<h2>Recording</h2>")
     info = pd.DataFrame({
@@ -125,15 +206,19 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
     add("<h2>Model output</h2>")
     verdict = str(case.verdict)
     p_shown = case.p_record.get("shown", float("nan"))
+    n_unread = int(table["unreadable"].sum()) if "unreadable" in table and len(table) else 0
+    unread = (f" {n_unread} beat{'' if n_unread == 1 else 's'} in unreadable stretches, not scored and counted apart."
+              if n_unread else "")
     add(f"<p>Record verdict: <span class='verdict-{esc(verdict.split()[0])}'>{esc(verdict)}</span> "
         f"(record p(abnormal) {p_shown:.2f}, view: {esc(case.view)}, beat threshold {case.threshold:.2f}); "
-        f"{case.n_flagged} of {len(table)} beats flagged abnormal.</p>")
+        f"{case.n_flagged} of {len(table) - n_unread} {'readable ' if n_unread else ''}beats flagged abnormal.{unread}</p>")
     heads = pd.DataFrame({"head": ["ECG only", "note only", "fused"],
                           "record p(abnormal)": [case.p_record.get(k, np.nan) for k in ("ecg", "note", "fused")]})
     add(_table_html(heads))
     if case.agreement is not None:
         add(f"<p>ECG–note agreement (cosine in the shared space): {case.agreement:+.2f}.</p>")
     add(fig(figs.head_comparison(case.p_record, thresholds or case.threshold)))
+    out.extend(_note_effect_html(case, esc))
 
     if user_read:
         add("<h2>Reader's own read (teaching mode)</h2>")
