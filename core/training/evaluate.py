@@ -110,6 +110,8 @@ def evaluate_bundle(bundle, data_dir, records=config.TEST_RECORDS, text_encoder=
     records = [str(r) for r in records]
     enc = text_encoder or load_text_encoder(bundle.config.text_model, bundle.config.pooling)
     texts = TextCache(enc)
+    if bundle.config.fusion == "fact_gated":
+        return _evaluate_fact_gated(bundle, data_dir, records, texts, log)
     log(f"building beat tables of {len(records)} records (reference and detected R-peaks)")
     ref = build_beat_table(Path(data_dir), records, "reference")
     det = build_beat_table(Path(data_dir), records, "detected")
@@ -124,4 +126,21 @@ def evaluate_bundle(bundle, data_dir, records=config.TEST_RECORDS, text_encoder=
             out.update(curves(tab.record, tab.aami, views, conf.thresholds))
         out["test"][tname] = rep
         log(f"[{tname}] " + report_line(rep))
+    return out
+
+
+def _evaluate_fact_gated(bundle, data_dir, records, texts, log) -> dict:
+    """v2 bundles: the views of ``core.training.seeds.evaluate_views`` (own, shuffled and irrelevant referral
+    notes; unreadable beats never flagged) at reference and detected R-peaks."""
+    from core.training.referral_notes import note_fact_matrix, test_note
+    from core.training.seeds import evaluate_views
+
+    conf = bundle.config
+    out: dict = {"records": records, "model_version": conf.version, "test": {}}
+    for tname in ("reference_peaks", "detected_peaks"):
+        tab = build_beat_table(Path(data_dir), records, tname.split("_")[0])
+        own = {r: v[0] for r, v in note_fact_matrix({r: [test_note(tab, r)] for r in records}, bundle.recognizer, texts).items()}
+        out["test"][tname] = evaluate_views(bundle.model, tab, np.ones(len(tab), bool), own, bundle.recognizer, texts,
+                                            conf.calibration, conf.thresholds, counterfactual=len(records) > 1)
+        log(f"[{tname}] " + report_line(out["test"][tname]))
     return out
