@@ -248,3 +248,79 @@ def test_timing_on_10s_case(case, bundle, text_encoder, note):
     explain.note_attention(note, text_encoder)
     t_att = time.perf_counter() - t
     assert t_shap < 3.0 and t_att < 3.0, (t_shap, t_att)
+
+
+# ---- integrated gradients: batched implementation against the reference (captum / per-step loop) --
+def test_note_gradients_batched_matches_captum(case, bundle, text_encoder):
+    """One batched forward/backward gives captum's LayerIntegratedGradients (same Gauss-Legendre steps)."""
+    from captum.attr import LayerIntegratedGradients
+
+    from core.explain.note import _encode, _note_target
+
+    n = 8
+    enc, _ = _encode(SHORT_NOTE, text_encoder)
+    target, bert = _note_target(case, bundle), text_encoder.model
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    special = torch.tensor([w is None for w in enc.word_ids(0)])[None]
+    base = torch.where(special, ids, torch.full_like(ids, text_encoder.tokenizer.pad_token_id))
+
+    def forward(i, m):
+        return target(text_encoder.pool(bert(input_ids=i, attention_mask=m).last_hidden_state, m))
+
+    ref = LayerIntegratedGradients(forward, bert.embeddings).attribute(
+        ids, baselines=base, additional_forward_args=(mask,), n_steps=n, internal_batch_size=1)  # one step at a time
+    calls = []
+    hook = bert.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        g = explain.note_gradients(SHORT_NOTE, case, bundle, text_encoder, n_steps=n, drop_punctuation=False)
+    finally:
+        hook.remove()
+    assert len(calls) == 1  # every step, f(x) and f(baseline) in one BERT pass
+    tok = ref.sum(-1)[0].detach().double().numpy()
+    assert g["attribution"].sum() == pytest.approx(tok[[w is not None for w in enc.word_ids(0)]].sum(), abs=1e-6)
+    assert g.attrs["sum_all_tokens"] == pytest.approx(tok.sum(), abs=1e-6)
+
+
+def test_path_rule_weights_sum_to_one():
+    from core.explain.note import path_rule
+
+    for rule in ("gausslegendre", "midpoint"):
+        a, w = path_rule(7, rule)
+        assert float(w.sum()) == pytest.approx(1.0, abs=1e-12) and bool(((a > 0) & (a < 1)).all())
+    with pytest.raises(ValueError, match="unknown rule"):
+        path_rule(4, "simpson")
+
+
+def test_fact_gradients_batched_matches_per_fact_loop(text_encoder):
+    """Facts sharing a clause share one batched pass; the result equals one IG run per fact."""
+    from core.explain.facts import _ig_clause
+    from core.explain.note import path_rule
+
+    bundle = load_bundle(config.MODELS_DIR / "v2") if (config.MODELS_DIR / "v2" / "config.json").is_file() else None
+    if bundle is None or bundle.recognizer is None:
+        pytest.skip("no v2 bundle with a fact recognizer")
+    rec, enc = bundle.recognizer, text_encoder
+    clause = "known atrial fibrillation on digoxin and a pacemaker"
+    _, both, err = _ig_clause(clause, [0, 1], rec, enc, 6)
+    tok = enc.tokenizer(clause, return_offsets_mapping=True, return_tensors="pt")
+    emb = enc.model.embeddings.word_embeddings
+    x = emb(tok["input_ids"]).detach()[0]
+    special = torch.tensor([w is None for w in tok.word_ids(0)])[:, None]
+    base = torch.where(special, x, emb.weight[enc.tokenizer.pad_token_id].detach().expand_as(x))
+    alphas, weights = path_rule(6, "midpoint")
+    for j, k in enumerate([0, 1]):
+        grads = []
+        for a in alphas.tolist():  # unbatched: one forward/backward per step
+            p = (base + a * (x - base)).requires_grad_(True)
+            with torch.enable_grad():
+                h = enc.model(inputs_embeds=p[None], attention_mask=tok["attention_mask"]).last_hidden_state
+                out = rec.torch_stated(enc.pool(h, tok["attention_mask"]).double())[0, k]
+                grads.append(torch.autograd.grad(out, p)[0])
+        attr = ((x - base) * torch.stack(grads).mean(0)).sum(-1).double().numpy()
+        words = [w for w in tok.word_ids(0) if w is not None]
+        per_word = np.zeros(len(set(words)))
+        for t, w in enumerate(tok.word_ids(0)):
+            if w is not None:
+                per_word[w] += attr[t]
+        np.testing.assert_allclose(both[j], per_word, atol=1e-6)
+    assert err.shape == (2,) and np.all(err >= 0)

@@ -214,3 +214,21 @@ def test_mitdb_gross_se_ppv(mitdb_dir):
     se, ppv = gross(rows)
     assert se >= 0.995
     assert ppv >= 0.995
+
+
+def test_second_opinion_port_equals_neurokit2():
+    """The bSQI second detector is a port of neurokit2.ecg_findpeaks(method='neurokit'): same peaks."""
+    nk = pytest.importorskip("neurokit2")
+    import warnings
+
+    from core.io import read_record
+    from core.signal.clean import ecg_clean
+    from core.signal.peaks import _second_opinion
+
+    rec = read_record(config.EXAMPLES_DIR / "noisy_105" / "noisy_105.hea")
+    clean = ecg_clean(rec.signal, rec.fs)
+    for k in range(clean.shape[1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = np.sort(np.asarray(nk.ecg_findpeaks(clean[:, k], sampling_rate=360, method="neurokit")["ECG_R_Peaks"], np.int64))
+        assert _second_opinion(clean[:, k], rec.fs).tolist() == ref.tolist()

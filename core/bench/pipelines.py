@@ -119,8 +119,34 @@ def ours_all(m: Models, path: Path, note: str, st: Stages | None = None) -> dict
     with st("note attention"):
         att = explain.note_attention(note, m.enc)
     with st("note IG"):
-        ig = explain.note_gradients(note, case, m.bundle, m.enc)
+        ig = note_ig(note, case, m.bundle, m.enc)
     return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
+
+
+def note_ig(note: str, case, bundle, enc, cached: bool = True):
+    """The note's integrated gradients the pages show: per recognised fact for a fact-gated (v2)
+    bundle (``core.explain.facts.fact_gradients``), on the fused record probability otherwise."""
+    from core import explain
+
+    if getattr(bundle, "recognizer", None) is not None:
+        from core.explain.facts import fact_gradients
+
+        return fact_gradients(note, bundle.recognizer, enc, enc.embed_cached if cached else enc.embed,
+                              threshold=bundle.config.fact_tau)
+    return explain.note_gradients(note, case, bundle, enc)
+
+
+def v2_steps(m: "Models", case, note: str, cached: bool = True) -> dict:
+    """Zero-argument callables of the v2 steps measured on their own (they also run inside analyse_case):
+    the fact recognizer on the note (cached sentence embeddings as the app, or BERT again) and the rhythm reading."""
+    from core.predict import read_rhythm
+
+    out = {}
+    if getattr(m.bundle, "recognizer", None) is not None:
+        embed = m.enc.embed_cached if cached else m.enc.embed
+        out["fact recognizer"] = lambda: m.bundle.recognizer.note_facts(note, embed)
+    out["rhythm reading"] = lambda: read_rhythm(case.beats, case.table, case.threshold)
+    return out
 
 
 def ours_holter(m: Models, hea: Path, st: Stages | None = None):
@@ -223,7 +249,7 @@ def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) 
     with st("note attention"):
         att = explain.note_attention(note, enc)
     with st("note IG"):
-        ig = explain.note_gradients(note, case, bundle, enc)
+        ig = note_ig(note, case, bundle, enc, cached=False)
     return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
 
 
@@ -254,7 +280,7 @@ def _stage_fn(name: str, m: Models, path: Path, note: str, case, top: int, hea: 
             "zero-shot": lambda: score_case(case, m.prompts, m.bundle, m.enc),
             "SHAP top beat": lambda: explain.shap_features(case, m.bundle, top),
             "note attention": lambda: explain.note_attention(note, m.enc),
-            "note IG": lambda: explain.note_gradients(note, case, m.bundle, m.enc),
+            "note IG": lambda: note_ig(note, case, m.bundle, m.enc),
         }[stage]
     rec = read_record(hea)
     beats = extract_beats(rec) if stage == "predict" else None

@@ -30,9 +30,9 @@ Measured (``time.perf_counter``; p50 / p95 over the repeats; ratio = naive p50 /
 (d) peak resident memory (``resource.getrusage(...).ru_maxrss``) of this process once our pipeline
     has run warm (before any naive run), and of each cold child.
 
-The slowest stage of our pipeline is then profiled with cProfile (top functions by cumulative
-time). The load average (``os.getloadavg``) is printed before and after: the numbers are only
-comparable between runs on an equally loaded machine. Torch intra-op threads: our warm pipeline is
+(e) v2 bundles: the fact recognizer and the rhythm reading on their own, and the note IG is per fact.
+The slowest stage is profiled (cProfile); the load average is printed before and after; the output
+is written to ``docs/bench_results.md`` (``--write``). ``--ig-convergence``: IG completeness per step count. Torch intra-op threads: our warm pipeline is
 timed with 1 and with 2 threads and the rest of the run uses the faster setting (``--threads``
 forces one).
 
@@ -43,13 +43,10 @@ timings do not depend on the weights, predictions do.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import datetime as _dt
-import io
 import json
 import os
 import platform
-import pstats
 import resource
 import subprocess
 import sys
@@ -73,13 +70,15 @@ from core.bench.pipelines import (
     ours_holter,
     resolve_model,
     short_case,
+    v2_steps,
 )
+from core.bench.report import profile_top
 from core.config import REPO_ROOT
 
 
-TARGETS = {
-    "warm": 1.0,
-    "cold": 8.0,
+TARGETS = {  # issue 14
+    "warm": 0.5,
+    "cold": 6.0,
     "holter": 3.0,
     "shap": 0.300,
     "attn_ig": 0.150,
@@ -196,20 +195,6 @@ def _row(label: str, target: float | None, ours: list[float], naive: list[float]
     return f"| {label:<44} | {tgt:>10} | {_fmt(o50):>9} | {_fmt(o95):>9} | {_fmt(n50):>9} | {_fmt(n95):>9} | {ratio:>7} | {ok:>4} |"
 
 
-def _profile(fn, top: int = 18) -> str:
-    pr = cProfile.Profile()
-    pr.enable()
-    fn()
-    pr.disable()
-    s = io.StringIO()
-    stats = pstats.Stats(pr, stream=s)
-    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
-    lines = s.getvalue().splitlines()
-    # keep the table only (drop pstats' preamble)
-    start = next((i for i, l in enumerate(lines) if l.strip().startswith("ncalls")), 0)
-    return "\n".join(l.rstrip() for l in lines[start:] if l.strip())
-
-
 def build_parser() -> argparse.ArgumentParser:
     from core import config
 
@@ -222,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", default=None, help="model bundle folder (default assets/models/<version>)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: the faster of 1 and 2, measured)")
     ap.add_argument("--no-profile", action="store_true", help="skip the cProfile of the slowest stage")
+    ap.add_argument("--write", default="docs/bench_results.md", help="markdown file for the output ('' to skip)")
+    ap.add_argument("--ig-convergence", action="store_true",
+                    help="only the completeness check of the note/fact IG per step count on the bundled notes")
     ap.add_argument("--cold-worker", choices=["ours", "naive"], help=argparse.SUPPRESS)
     return ap
 
@@ -233,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.cold_worker:
         return cold_worker(args.cold_worker, args.model, args.threads or 1)
+    if args.ig_convergence:
+        from core.bench.report import ig_convergence
+
+        return ig_convergence(args.model, args.write)
     with tempfile.TemporaryDirectory(prefix="cardiolens-bench-") as tmp:
         return _bench(args, tmp)
 
@@ -292,6 +284,7 @@ def _bench(args, tmp: str) -> int:
     from core.zeroshot import prompt_vectors
 
     pv_ours, _ = _time(lambda: prompt_vectors(m.prompts, m.bundle, m.enc), reps)
+    v2_ours = {k: _time(fn, reps)[0] for k, fn in v2_steps(m, case, note).items()}
 
     # -- (b) Holter, ours --
     holter_ours, holter_stages, n_holter = [], [], 0
@@ -319,6 +312,7 @@ def _bench(args, tmp: str) -> int:
         return explain.note_attention(note, enc), explain.note_gradients(note, case, m.bundle, enc)
 
     attig_naive, _ = _time(naive_attig, nreps)
+    v2_naive = {k: _time(fn, nreps)[0] for k, fn in v2_steps(m, case, note, cached=False).items()}
     holter_naive, holter_naive_stages = [], []
     if have_holter:
         holter_naive, hn = _time(lambda: naive_holter(model_path, hea, Stages()), nreps)
@@ -359,6 +353,8 @@ def _bench(args, tmp: str) -> int:
         say(f"| (b) 30-min record: skipped, {hea} not found (give --data)")
     say(_row("(c) SHAP of one beat (exact vs KernelSHAP)", TARGETS["shap"], shap_ours, shap_naive))
     say(_row("(c) note attention + IG (naive: + BERT load)", TARGETS["attn_ig"], attig_ours, attig_naive))
+    for k, ts in v2_ours.items():  # v2 steps; naive = sentence embeddings recomputed (no cache)
+        say(_row(f"(c) {k} (v2; naive: no embedding cache)", None, ts, v2_naive.get(k)))
     say(_row("(c) beat saliency IG (no target; ours only)", None, sal_ours, None))
     say()
     say(f"(d) peak RSS of this process after our warm pipeline (before any naive run): {rss_ours:.0f} MiB; "
@@ -396,5 +392,10 @@ def _bench(args, tmp: str) -> int:
         fn = _stage_fn(slowest, m, path, note, case, top, hea)
         say()
         say(f"profile of the slowest stage of our pipeline: '{slowest}' (p50 {_fmt(candidates[slowest])}); cProfile, top by cumulative time:")
-        say(_profile(fn))
+        say(profile_top(fn))
+    if args.write:
+        from core.bench.report import write_results
+
+        say()
+        say(f"written: {write_results(out, args.write)}")
     return 0

@@ -92,19 +92,63 @@ def _note_target(case, bundle, max_beats: int = 400):
     return f
 
 
-def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = 16, drop_punctuation: bool = True) -> pd.DataFrame:
+#: IG steps for the note (Gauss-Legendre nodes, as captum's default). Chosen by the completeness check
+#: of :func:`ig_completeness` on the 7 bundled example notes (v1 bundle): the smallest count whose error
+#: |sum of attributions - (f(x) - f(baseline))| is below ``IG_TOLERANCE`` on every note. Worst error
+#: over the notes: 2 steps 6.1e-2, 8: 1.2e-2, 12: 1.3e-2, 16: 8.9e-3, 32: 4.1e-3 (the integrand is
+#: not smooth, so it is not monotone); table in docs/bench_results.md.
+NOTE_IG_STEPS = 16
+#: Completeness tolerance in probability units (1 percentage point).
+IG_TOLERANCE = 1e-2
+
+
+def path_rule(n_steps: int, rule: str = "gausslegendre") -> tuple[torch.Tensor, torch.Tensor]:
+    """Interpolation points ``alpha`` in (0, 1) and their quadrature weights (sum 1), ``[n_steps]`` each.
+
+    'gausslegendre' (captum's default for IG) or 'midpoint' (Riemann midpoint sum)."""
+    if rule == "gausslegendre":
+        x, w = np.polynomial.legendre.leggauss(n_steps)
+        return torch.from_numpy(0.5 * (1 + x)), torch.from_numpy(0.5 * w)
+    if rule == "midpoint":
+        return (torch.arange(n_steps, dtype=torch.float64) + 0.5) / n_steps, torch.full((n_steps,), 1.0 / n_steps, dtype=torch.float64)
+    raise ValueError(f"path_rule: unknown rule {rule!r}; use 'gausslegendre' or 'midpoint'.")
+
+
+def integrate_path(run, x: torch.Tensor, base: torch.Tensor, n_steps: int, rule: str = "gausslegendre"):
+    """Integrated Gradients (Sundararajan et al. 2017) of ``run`` along the straight path base -> x,
+    all steps in ONE batched forward and backward.
+
+    ``run(path [B, T, d]) -> outputs [B]`` or ``[B, K]`` (K targets share the forward; one backward
+    each, graph retained). The batch also carries alpha = 1 and alpha = 0, so f(x) and f(base) come
+    from the same forward. Returns ``(attr [K, T, d], f_x [K], f_base [K])`` (K = 1 for a 1-D output).
+    """
+    alphas, weights = path_rule(n_steps, rule)
+    alphas = torch.cat([alphas, torch.tensor([1.0, 0.0], dtype=torch.float64)]).to(x.dtype)
+    diff = (x - base).detach()
+    path = (base.detach() + alphas[:, None, None] * diff).requires_grad_(True)  # [n+2, T, d]
+    with torch.enable_grad():
+        out = run(path)
+        out = out[:, None] if out.ndim == 1 else out
+        attrs = []
+        for k in range(out.shape[1]):
+            (g,) = torch.autograd.grad(out[:n_steps, k].sum(), path, retain_graph=k + 1 < out.shape[1])
+            attrs.append(diff * torch.einsum("s,std->td", weights.to(g.dtype), g[:n_steps]).to(diff.dtype))
+    out = out.detach()
+    return torch.stack(attrs), out[n_steps], out[n_steps + 1]
+
+
+def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = NOTE_IG_STEPS, drop_punctuation: bool = True) -> pd.DataFrame:
     """Integrated Gradients (Sundararajan et al. 2017) of the fused record probability over the note's words.
 
     Target: the fused head's calibrated probability of the mean fused logit over the case's beats,
     with the ECG and features of the case fixed. Attributions are taken at the output of BERT's
-    embedding layer (captum ``LayerIntegratedGradients``) against a baseline where every word piece is
-    [PAD] ([CLS]/[SEP] kept), summed over the embedding dimension and over each word's pieces.
+    embedding layer (as captum's ``LayerIntegratedGradients`` on ``bert.embeddings``, Gauss-Legendre
+    steps) against a baseline where every word piece is [PAD] ([CLS]/[SEP] kept), summed over the
+    embedding dimension and over each word's pieces. All steps go through BERT as one batch.
     Columns: ``word, start, end, n_pieces, attribution`` (probability units; over all tokens they sum
     to p(note) - p(baseline)), ``normalised`` (|attribution| / sum, sums to 1), ``sign`` (+1 / -1 / 0).
-    ``df.attrs``: ``p`` , ``p_baseline``, ``convergence_delta``, ``truncated``.
+    ``df.attrs``: ``p`` , ``p_baseline``, ``convergence_delta``, ``truncated``, ``n_steps``.
     """
-    from captum.attr import LayerIntegratedGradients
-
     cols = _WORD_COLUMNS + ["attribution", "normalised", "sign"]
     note = note or ""
     if not note.strip():
@@ -115,24 +159,29 @@ def note_gradients(note: str, case, bundle, text_encoder, n_steps: int = 16, dro
     ids, mask = enc["input_ids"], enc["attention_mask"]
     special = torch.tensor([w is None for w in enc.word_ids(0)])[None]
     baseline = torch.where(special, ids, torch.full_like(ids, text_encoder.tokenizer.pad_token_id))
-
-    def forward(input_ids, attention_mask):
-        hidden = bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return target(text_encoder.pool(hidden, attention_mask))
-
-    with torch.enable_grad():
-        lig = LayerIntegratedGradients(forward, bert.embeddings)
-        attr, delta = lig.attribute(ids, baselines=baseline, additional_forward_args=(mask,), n_steps=n_steps,
-                                    internal_batch_size=min(n_steps, 64), return_convergence_delta=True)
-    tok = attr.sum(-1)[0].detach().double().numpy()
     with torch.no_grad():
-        p, p0 = forward(ids, mask).item(), forward(baseline, mask).item()
+        e_x, e_b = bert.embeddings(input_ids=ids)[0], bert.embeddings(input_ids=baseline)[0]
+
+    def run(path: torch.Tensor) -> torch.Tensor:
+        m = mask.expand(len(path), -1)
+        # The embedding layer's output is replaced by the path point (what LayerIntegratedGradients does).
+        hook = bert.embeddings.register_forward_hook(lambda _mod, _inp, _out: path)
+        try:
+            hidden = bert(input_ids=ids.expand(len(path), -1), attention_mask=m).last_hidden_state
+        finally:
+            hook.remove()
+        return target(text_encoder.pool(hidden, m))
+
+    attr, fx, fb = integrate_path(run, e_x, e_b, n_steps)
+    tok = attr[0].sum(-1).detach().double().numpy()
+    p, p0 = float(fx[0]), float(fb[0])
     df = _merge_words(note, enc, {"attribution": tok}, drop_punctuation)
     total = df["attribution"].abs().sum()
     df["normalised"] = df["attribution"].abs() / total if total > 0 else np.nan
     df["sign"] = np.sign(df["attribution"]).astype(int)
-    df.attrs.update(p=p, p_baseline=p0, convergence_delta=float(delta.item()), sum_all_tokens=float(tok.sum()),
-                    truncated=truncated, target="fused record probability (calibrated mean fused logit over beats)")
+    df.attrs.update(p=p, p_baseline=p0, convergence_delta=float(tok.sum() - (p - p0)), sum_all_tokens=float(tok.sum()),
+                    truncated=truncated, n_steps=n_steps,
+                    target="fused record probability (calibrated mean fused logit over beats)")
     return df[cols]
 
 
@@ -149,3 +198,16 @@ def attention_vs_gradient(att: pd.DataFrame, grad: pd.DataFrame, k: int = 5) -> 
     df["gradient_rank"] = df["gradient"].rank(ascending=False, method="first")
     df["agree"] = (df["attention_rank"] <= k) & (df["gradient_rank"] <= k)
     return df
+
+
+def ig_completeness(note: str, case, bundle, text_encoder, steps=(2, 4, 6, 8, 12, 16, 32)) -> pd.DataFrame:
+    """Completeness error of :func:`note_gradients` per step count (Sundararajan et al. 2017, axiom 'completeness').
+
+    Columns: ``n_steps``, ``error`` = |sum of token attributions - (f(x) - f(baseline))| (probability
+    units), ``f_x_minus_f_base``. Used to choose ``NOTE_IG_STEPS`` (smallest count under ``IG_TOLERANCE``).
+    """
+    rows = []
+    for n in steps:
+        a = note_gradients(note, case, bundle, text_encoder, n_steps=n).attrs
+        rows.append({"n_steps": n, "error": abs(a["convergence_delta"]), "f_x_minus_f_base": a["p"] - a["p_baseline"]})
+    return pd.DataFrame(rows)

@@ -75,12 +75,21 @@ def lead_order(record: Record) -> tuple[list[int], str | None]:
     return order, notice
 
 
-def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: int = 2) -> BeatSet:
-    """Clean, detect (unless ``rpeaks`` at the original fs are given), cut windows, measure features."""
-    order, notice = lead_order(record)
-    order = order[:max_leads]
-    fs_in, fs_m = float(record.fs), float(config.MODEL_FS)
-    sig = record.signal[:, order].astype(np.float64)
+@dataclass
+class _Arrays:
+    """What one pass over a stretch of signal gives (before the record-wide window scale)."""
+
+    rpeaks: np.ndarray  # at fs_in
+    peaks_m: np.ndarray  # at MODEL_FS
+    vf_m: list[tuple[int, int]]  # at MODEL_FS
+    clean: np.ndarray  # [n_m, leads] float64 mV at MODEL_FS
+    windows: list[np.ndarray]  # per lead, [n_beats, 360] float32 mV (not yet scaled)
+    features: pd.DataFrame
+
+
+def _extract_arrays(sig: np.ndarray, fs_in: float, rpeaks: np.ndarray | None = None) -> _Arrays:
+    """Resample, clean, detect (unless ``rpeaks``), cut windows and measure features on ``sig [n, leads]``."""
+    fs_m = float(config.MODEL_FS)
     sig360 = resample(sig, fs_in, fs_m) if abs(fs_in - fs_m) > 1e-6 else sig
     clean = ecg_clean(sig360, fs_m)
     if clean.ndim == 1:
@@ -93,38 +102,64 @@ def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: i
         peaks_m = np.round(rpeaks * fs_m / fs_in).astype(np.int64)
         vf_m = detect_vf_episodes(clean, fs_m)
     peaks_m = np.clip(peaks_m, 0, len(clean) - 1)
-    wins = []
-    for k in range(clean.shape[1]):
-        w, _inside = beat_windows(clean[:, k], peaks_m, fs_m)
-        scale = record_scale(clean[:, k], peaks_m)
-        wins.append(normalise_windows(w, scale))
-    windows = np.stack(wins, 1).astype(np.float32) if wins else np.zeros((0, 0, config.BEAT_WINDOW), np.float32)
+    wins = [beat_windows(clean[:, k], peaks_m, fs_m)[0] for k in range(clean.shape[1])]
     feats = pd.concat([
         beat_features(clean[:, 0], fs_m, peaks_m),
         compute_record_relative_features(clean[:, 0], fs_m, peaks_m),
         assess_beat_quality(clean[:, 0], sig360[:, 0] if sig360.ndim > 1 else sig360, fs_m, peaks_m),
         detect_pacing_spikes(sig[:, 0], fs_in, np.clip(rpeaks, 0, len(sig) - 1)),
     ], axis=1)
+    return _Arrays(rpeaks, peaks_m, list(vf_m), clean, wins, feats)
+
+
+def _assemble(record: Record, order: list[int], notice: str | None, a: _Arrays, scales: list[float],
+              extra_notices: list[str] = ()) -> BeatSet:
+    """BeatSet from the arrays of the whole record and one window scale per lead."""
+    fs_in = float(record.fs)
+    windows = (np.stack([normalise_windows(w, sc) for w, sc in zip(a.windows, scales)], 1).astype(np.float32)
+               if a.windows else np.zeros((0, 0, config.BEAT_WINDOW), np.float32))
     notices = list(getattr(record, "warnings", []) or [])
     if notice:
         notices.append(notice)
-    ratio = fs_in / fs_m
-    vf = [(int(a * ratio), int(b * ratio)) for a, b in vf_m]
+    notices += list(extra_notices)
+    ratio = fs_in / float(config.MODEL_FS)
+    vf = [(int(s * ratio), int(e * ratio)) for s, e in a.vf_m]
     if vf:
-        secs = sum(b - a for a, b in vf) / fs_in
+        secs = sum(e - s for s, e in vf) / fs_in
         notices.append(f"Possible ventricular flutter/fibrillation for {secs:.0f} s in {len(vf)} episode(s): "
                        "no beats are counted there; review the trace.")
     return BeatSet(
         record_name=record.name,
         fs=fs_in,
-        rpeaks=rpeaks,
+        rpeaks=a.rpeaks,
         windows=windows,
-        features=feats,
+        features=a.features,
         lead_names=[record.lead_names[i] for i in order],
-        clean=clean[:, 0].astype(np.float32),
+        clean=a.clean[:, 0].astype(np.float32),
         notices=notices,
         vf_episodes=vf,
     )
+
+
+def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: int = 2,
+                  chunk_above_s: float | None = None) -> BeatSet:
+    """Clean, detect (unless ``rpeaks`` at the original fs are given), cut windows, measure features.
+
+    Records longer than ``chunk_above_s`` (default ``core.signal.chunks.CHUNK_ABOVE_S`` = 60 min;
+    Holter recordings) are processed in 10 min chunks with overlap and bounded memory
+    (:func:`core.signal.chunks.extract_beats_chunked`); shorter records in one pass.
+    """
+    from core.signal.chunks import CHUNK_ABOVE_S, extract_beats_chunked
+
+    limit = CHUNK_ABOVE_S if chunk_above_s is None else chunk_above_s
+    if rpeaks is None and record.signal.shape[0] / float(record.fs) > limit:
+        return extract_beats_chunked(record, max_leads=max_leads)
+    order, notice = lead_order(record)
+    order = order[:max_leads]
+    sig = record.signal[:, order].astype(np.float64)
+    a = _extract_arrays(sig, float(record.fs), rpeaks)
+    scales = [record_scale(a.clean[:, k], a.peaks_m) for k in range(a.clean.shape[1])]
+    return _assemble(record, order, notice, a, scales)
 
 
 def beat_windows(

@@ -128,15 +128,40 @@ def _detect(arr: np.ndarray, fs: float, lead: int) -> tuple[np.ndarray, list[tup
 
 
 def _second_opinion(x: np.ndarray, fs: float) -> np.ndarray:
-    """R peaks from NeuroKit2's gradient detector (Makowski et al. 2021), used only for bSQI."""
-    import warnings
+    """R peaks from NeuroKit2's gradient detector (Makowski et al. 2021), used only for bSQI.
 
-    import neurokit2 as nk
+    A line-for-line port of ``neurokit2.ecg_findpeaks(method="neurokit")`` (default parameters:
+    100 ms gradient smoothing, 750 ms average, threshold 1.5 x average, QRS shorter than 0.4 x the
+    mean QRS dropped, 300 ms minimum delay): importing neurokit2 costs ~1 s per process and pulls in
+    matplotlib and sklearn, and this one function is all the hot path used of it
+    (``tests/test_signal.py`` checks the port against neurokit2 itself).
+    """
+    from scipy.ndimage import uniform_filter1d
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        peaks = nk.ecg_findpeaks(x, sampling_rate=int(round(fs)), method="neurokit")["ECG_R_Peaks"]
-    return np.sort(np.asarray(peaks, dtype=np.int64))
+    sr = int(round(fs))
+    x = np.array(x)
+    absgrad = np.abs(np.gradient(x))
+    smooth = uniform_filter1d(absgrad, int(np.rint(0.1 * sr)), mode="nearest")
+    thr = 1.5 * uniform_filter1d(smooth, int(np.rint(0.75 * sr)), mode="nearest")
+    mindelay = int(np.rint(sr * 0.3))
+    qrs = smooth > thr
+    beg = np.where(~qrs[:-1] & qrs[1:])[0]
+    end = np.where(qrs[:-1] & ~qrs[1:])[0]
+    if len(beg) == 0:
+        return np.zeros(0, np.int64)
+    end = end[end > beg[0]]
+    n = min(beg.size, end.size)
+    min_len = np.mean(end[:n] - beg[:n]) * 0.4
+    peaks = [0]
+    for b, e in zip(beg[:n].tolist(), end[:n].tolist()):
+        if e - b < min_len:
+            continue
+        locmax, props = sps.find_peaks(x[b:e], prominence=(None, None))
+        if locmax.size > 0:
+            peak = b + int(locmax[np.argmax(props["prominences"])])
+            if peak - peaks[-1] > mindelay:
+                peaks.append(peak)
+    return np.sort(np.asarray(peaks[1:], dtype=np.int64))
 
 
 def _bsqi(a: np.ndarray, b: np.ndarray, seg: int, n_seg: int, tol: int) -> np.ndarray:
