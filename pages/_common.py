@@ -195,12 +195,24 @@ def beat_label(case, i: int) -> str:
     return f"beat {i} at {row['time_s']:.2f} s — p(abnormal) {row['p_abnormal']:.2f} ({cls}{ref})"
 
 
+_CLASS_WORDS = {"N": "a normal beat", "S": "a supraventricular ectopic beat", "V": "a ventricular ectopic beat",
+                "Q": "a paced or unclassifiable beat", "U": "unreadable"}
+
+
 def context_reason(case, i: int | None) -> str:
-    """Why the rhythm context changed beat ``i`` ('' when it did not or for v1 models)."""
+    """Why the rhythm context changed beat ``i`` ('' when it did not or for v1 models), with how the rhythm
+    reading counts the beat when the beat model flagged it, so the flag and the reading do not seem to clash."""
     r = getattr(case, "rhythm", None)
     if i is None or r is None or r.context_reason is None or not (0 <= i < len(r.context_reason)):
         return ""
-    return str(r.context_reason[i] or "")
+    why = str(r.context_reason[i] or "")
+    if not why:
+        return ""
+    row = case.table.iloc[i]
+    if int(row["predicted"]) == 1 and r.beat_class is not None:
+        why += (f". The beat model still flags it (p {row['p_abnormal']:.2f}); the rhythm reading and the statements "
+                f"count it as {_CLASS_WORDS.get(str(r.beat_class[i]), str(r.beat_class[i]))}")
+    return why
 
 
 def explain_module():

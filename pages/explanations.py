@@ -150,7 +150,10 @@ def _note(case, bundle, ex) -> None:
                "changed the fused probability. Words that rank high in both are the safest reading.")
 
 
-IG_STEPS = 24
+try:  # the step count the facts module chose by its completeness check, when it names one
+    from core.explain.facts import FACT_IG_STEPS as IG_STEPS
+except ImportError:
+    IG_STEPS = 24
 
 
 def _note_facts(case, bundle, ex, note: str, att: pd.DataFrame) -> None:

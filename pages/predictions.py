@@ -80,19 +80,27 @@ def _verdict(case, bundle) -> None:
     if case.verdict == "not enough beats":
         st.warning("Fewer than two beats were found, so no record verdict is given: upload a longer or cleaner recording.")
 
-    st.subheader("ECG only, note only, fused")
+    # v2: the note has no reading of its own, it acts only through the recognised facts (What the note changed)
+    keys = (("ecg", "ECG only", "p_ecg"), ("fused", "fused", "p_fused")) if v2 else \
+        (("ecg", "ECG only", "p_ecg"), ("note", "note only", "p_note"), ("fused", "fused", "p_fused"))
+    st.subheader("ECG only and ECG + note (fused)" if v2 else "ECG only, note only, fused")
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figs.head_comparison(case.p_record, bundle.config.thresholds), width="stretch")
+        st.plotly_chart(figs.head_comparison(case.p_record, bundle.config.thresholds, heads=tuple(k for k, _, _ in keys)),
+                        width="stretch")
     with right:
         th = bundle.config.thresholds
         heads = pd.DataFrame({
-            "head": ["ECG only", "note only", "fused"],
-            "p record": [case.p_record.get(k, np.nan) for k in ("ecg", "note", "fused")],
-            "threshold": [th.get(k, np.nan) for k in ("ecg", "note", "fused")],
+            "head": [lab for _, lab, _ in keys],
+            "p record": [case.p_record.get(k, np.nan) for k, _, _ in keys],
+            "threshold": [th.get(k, np.nan) for k, _, _ in keys],
             "flagged": [int((table[c] >= th.get(k, 0.5)).sum()) if table[c].notna().any() else None
-                              for c, k in (("p_ecg", "ecg"), ("p_note", "note"), ("p_fused", "fused"))],
+                        for k, _, c in keys],
         })
+        if v2:  # unreadable beats are never flagged
+            ok = table["unreadable"].to_numpy(int) == 0
+            heads["flagged"] = [int(((table[c] >= th.get(k, 0.5)) & ok).sum()) if table[c].notna().any() else None
+                                for k, _, c in keys]
         st.dataframe(heads, hide_index=True, width="stretch",
                      column_config={"p record": st.column_config.NumberColumn(format="%.2f"),
                                     "threshold": st.column_config.NumberColumn(format="%.2f")})
@@ -142,12 +150,14 @@ def _note_effect(case, bundle) -> None:
         else:
             th = bundle.config.thresholds
             sub = table.iloc[changed]
+            before = np.where(sub["p_ecg"] >= th.get("ecg", 0.5), "abnormal", "normal")
+            after = sub["call"].to_numpy() if "call" in sub else np.where(sub["predicted"] == 1, "abnormal", "normal")
             st.dataframe(pd.DataFrame({
                 "beat": changed, "time (s)": sub["time_s"].round(2).to_numpy(),
                 "p ECG only": sub["p_ecg"].round(3).to_numpy(), "p fused": sub["p_fused"].round(3).to_numpy(),
-                "flag ECG only": np.where(sub["p_ecg"] >= th.get("ecg", 0.5), "abnormal", "normal"),
-                "flag fused": sub["call"].to_numpy() if "call" in sub else sub["predicted"].map({0: "normal", 1: "abnormal"})}),
+                "flag: ECG only → fused": [f"{a} → {b}" for a, b in zip(before, after)]}),
                 hide_index=True, width="stretch", height=min(36 * (len(changed) + 1) + 2, 300))
+            st.caption(f"ECG-only threshold {th.get('ecg', 0.5):.2f}, fused threshold {th.get('fused', 0.5):.2f}.")
 
 
 def _beats(case) -> None:
@@ -180,6 +190,8 @@ def _beats(case) -> None:
     if "call" in table:
         bt["predicted"] = table["call"].to_numpy()  # three calls: normal, abnormal, unreadable
         bt = bt.rename(columns={"predicted": "call"})
+    if is_fact_gated(case):
+        bt = bt.drop(columns=["p_note"], errors="ignore")
     if is_fact_gated(case) and case.rhythm.context_reason is not None:
         bt["rhythm context"] = case.rhythm.context_reason
     st.dataframe(bt, hide_index=True, width="stretch", height=320,

@@ -116,7 +116,7 @@ def test_rhythm_band_in_strip_and_tachogram(nsr):
     y0, top = fig.layout.yaxis.range
     assert af.base[0] > max(fig.layout.yaxis.tickvals)  # the band sits above the trace's mV labels
     tg = fr.rr_tachogram(b, 60.0, eps, window=(20.0, 30.0))
-    assert tg.layout.yaxis.title.text == "RR before the beat (ms)" and list(tg.layout.xaxis.range) == [0, 60.0]
+    assert tg.layout.yaxis.title.text == "RR (ms)" and list(tg.layout.xaxis.range) == [0, 60.0]
     assert len(_trace(tg, "unreadable beat").x) == 3
     hidden = fr.rr_tachogram(b, 60.0, hide_calls=True)
     assert [t.name for t in hidden.data if t.mode == "markers"] == ["RR of a beat"]

@@ -58,6 +58,8 @@ PAPER = {
     "trace_color": "#111111",
 }
 
+#: Left margin (px) of the whole-record figures (overview, rhythm band, tachogram): fixed so they align.
+WHOLE_RECORD_LEFT_PX = 90
 _FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=15, color="#111111")
 _SCALE_RATIO = PAPER["mm_per_mv"] / PAPER["mm_per_s"]  # 0.4: 1 mV drawn as long as 0.4 s
 
@@ -294,9 +296,10 @@ def overview_strip(signal_mv: np.ndarray, fs: float, beats: pd.DataFrame | None 
     if window is not None:
         fig.add_vrect(x0=window[0], x1=window[1], fillcolor=PALETTE["sky"], opacity=0.3, line_width=0)
     _base_layout(fig, height=170)
-    fig.update_layout(margin=dict(l=60, r=20, t=10, b=40))
+    # same left margin as the whole-record rhythm band and the tachogram, so their time axes line up
+    fig.update_layout(margin=dict(l=WHOLE_RECORD_LEFT_PX, r=20, t=10, b=40))
     fig.update_xaxes(title_text="time (s), whole record", range=[0, len(np.asarray(signal_mv).reshape(-1)) / fs])
-    fig.update_yaxes(title_text="mV", showticklabels=True, nticks=3)
+    fig.update_yaxes(title_text="mV", showticklabels=True, nticks=3, automargin=False)
     return fig
 
 
@@ -330,13 +333,16 @@ def probability_timeline(table: pd.DataFrame, threshold: float, column: str = "p
     return fig
 
 
-def head_comparison(p_record: Mapping[str, float], thresholds: Mapping[str, float] | float | None = None) -> go.Figure:
+def head_comparison(p_record: Mapping[str, float], thresholds: Mapping[str, float] | float | None = None,
+                    heads: tuple[str, ...] = ("ecg", "note", "fused")) -> go.Figure:
     """Record probability of the ECG-only, note-only and fused heads side by side (horizontal bars).
 
     ``thresholds``: one per head (``{'ecg': .., 'note': .., 'fused': ..}``) or one for all; each bar is
     vermillion and hatched when at or over its own threshold, which is drawn as a black tick on the bar.
+    ``heads``: which of them to draw (fact-gated v2 models have no note-only reading to show).
     """
-    keys = [("ecg", "ECG only"), ("note", "note only"), ("fused", "ECG + note (fused)")]
+    keys = [(k, lab) for k, lab in (("ecg", "ECG only"), ("note", "note only"), ("fused", "ECG + note (fused)"))
+            if k in heads]
     thr = {k: (thresholds.get(k, 0.5) if isinstance(thresholds, Mapping) else (0.5 if thresholds is None else float(thresholds)))
            for k, _ in keys}
     vals = [float(p_record.get(k, float("nan"))) for k, _ in keys]
@@ -351,7 +357,7 @@ def head_comparison(p_record: Mapping[str, float], thresholds: Mapping[str, floa
     fig.add_trace(go.Scatter(x=[thr[k] for k, _ in keys], y=labels, mode="markers", name="threshold",
                              marker=dict(symbol="line-ns", size=34, line=dict(width=3, color=PALETTE["black"])),
                              hovertemplate="threshold %{x:.2f}<extra></extra>"))
-    _base_layout(fig, height=250)
+    _base_layout(fig, height=130 + 40 * len(keys))
     fig.update_xaxes(range=[0, 1.15], title_text="record p(abnormal); black tick = that head's threshold")
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.report.figures import CLASS_STYLE, PALETTE, _base_layout
+from core.report.figures import CLASS_STYLE, PALETTE, WHOLE_RECORD_LEFT_PX, _base_layout
 
 #: Fill colour of each rhythm kind (underlying sinus rhythms pale, abnormal rhythms saturated).
 RHYTHM_COLORS = {
@@ -77,10 +77,10 @@ def rhythm_band(episodes: Sequence, duration_s: float, window: tuple[float, floa
     if window is not None:
         fig.add_vrect(x0=window[0], x1=window[1], line=dict(color=PALETTE["black"], width=2), fillcolor="rgba(0,0,0,0)")
     _base_layout(fig, height=110, legend=False)
-    fig.update_layout(margin=dict(l=60, r=20, t=8, b=36), barmode="overlay", bargap=0)
+    fig.update_layout(margin=dict(l=WHOLE_RECORD_LEFT_PX, r=20, t=8, b=36), barmode="overlay", bargap=0)
     fig.update_xaxes(range=[0, duration_s], title_text="time (s), whole record")
     fig.update_yaxes(range=[0, 1], showticklabels=True, tickvals=[0.25, 0.75], ticktext=["events", "rhythm"],
-                     showgrid=False, zeroline=False, fixedrange=True)
+                     showgrid=False, zeroline=False, fixedrange=True, automargin=False)
     return fig
 
 
@@ -127,6 +127,7 @@ def rr_tachogram(table: pd.DataFrame, duration_s: float, episodes: Sequence | No
     if window is not None:
         fig.add_vrect(x0=window[0], x1=window[1], line=dict(color=PALETTE["black"], width=1.5), fillcolor="rgba(0,0,0,0)")
     _base_layout(fig, height=260)
+    fig.update_layout(margin=dict(l=WHOLE_RECORD_LEFT_PX, r=20, t=40, b=50))
     fig.update_xaxes(range=[0, duration_s], title_text="time (s), whole record")
-    fig.update_yaxes(range=[lo, hi], title_text="RR before the beat (ms)")
+    fig.update_yaxes(range=[lo, hi], title_text="RR (ms)", automargin=False)
     return fig

@@ -108,7 +108,7 @@ def test_waveform_rhythm_band_episodes_tachogram(v2_env, afib):
     at = _open(_app(_state(afib)), "pages/waveform.py")
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert '"rhythm AF"' in specs[0] and '"text":["AF"]' in specs[0]  # the band above the strip, labelled
-    assert any("RR before the beat (ms)" in s for s in specs)  # tachogram
+    assert any("RR (ms)" in s and "whole record" in s for s in specs)  # tachogram
     assert "Atrial fibrillation" in _texts(at)
     eps = [d for d in _frames(at) if "rhythm" in d.columns]
     assert eps and "AF" in set(eps[0]["rhythm"])
