@@ -1,9 +1,9 @@
 """The command line: ``python -m core score|rhythm|zeroshot|train|evaluate|bench`` (also installed as ``cardiolens``).
 
 Contracts relied on from outside (../shared/DESIGN.md):
-- ``score PATH... [--note FILE] [--out OUT.csv|OUT.json]``: CSV one row per detected beat with
-  ``record, sample, time_s, p_abnormal, predicted`` (sample at the record's original fs).
-  then ``ref_symbol`` (with reference annotations), ``call`` ('normal' | 'abnormal' | 'unreadable') and ``unreadable``.
+- ``score PATH... [--note FILE] [--out OUT.csv|OUT.json]``: CSV one row per detected beat, ``record, sample, time_s,
+  p_abnormal, predicted, p_ecg, p_note, p_fused`` (sample at the record's original fs), [``ref_symbol``], ``call``
+  ('normal' | 'abnormal' | 'unreadable'), ``unreadable``.
   JSON: per record the verdict, ``statements``, ``rhythm`` (episodes), ``facts``, ``note_effect``, beats, explanations.
 - ``rhythm PATH... [--out OUT.csv]``: ``record, rhythm, start_s, end_s, confidence, detail``, ``rhythm`` one of
   ``core.rhythm.LABELS``.
@@ -44,7 +44,6 @@ def expand_paths(paths: list[str]) -> list[Path]:
 
 def _read(path: Path, fs: float | None):
     from core.io import read_record
-
     return read_record(path, fs=fs)
 
 
@@ -68,7 +67,6 @@ def _progress(items, desc: str):
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, unit="record", file=sys.stderr, disable=len(items) < 2 and not sys.stderr.isatty())
-
 
 # ---- models, loaded once per process (the parent, or each Dask worker) ------------------------------------
 _CACHE: dict = {}
@@ -189,11 +187,9 @@ def cmd_score(args) -> int:
     scorer = CaseScorer("json" if want_json else "beats", args.model, note, args.fs, args.prompts)
     table, status = _run_batch(files, scorer, args)
     if want_json:
-        ok = table[table["error"] == ""] if "error" in table else table
-        records = [json.loads(s) for s in ok["json"]]
-        errors = [] if "error" not in table else [
-            {"record": r, "path": p, "error": e} for r, p, e in table.loc[table["error"] != "", ["record", "path", "error"]].itertuples(index=False)]
-        _write(pd.DataFrame(), records, args.out, errors)
+        failed = table["error"] != "" if "error" in table else pd.Series(False, index=table.index)
+        errors = table.loc[failed, ["record", "path", "error"]].to_dict("records") if failed.any() else []
+        _write(pd.DataFrame(), [json.loads(x) for x in table.loc[~failed, "json"]], args.out, errors)
     else:
         _write(table, [], args.out)
     return status
