@@ -55,6 +55,8 @@ def _note_part(model, bert: torch.Tensor) -> torch.Tensor:
 def _build_head(case, bundle, view: str, beat_idx: np.ndarray) -> _Head:
     model = bundle.model
     model.eval()
+    if bundle.config.fusion == "fact_gated":
+        view = "ecg"  # v2: the fused head is the ECG head moved by recognised facts; the ECG part is what is explained
     first, rest = model.head_layers("fused" if view == "fused" else "ecg")
     if not isinstance(first, torch.nn.Linear):
         raise TypeError("core.explain expects each classifier head to start with a linear layer (see core.model.nets._head).")

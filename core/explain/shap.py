@@ -1,6 +1,10 @@
-"""Exact Shapley values (Shapley 1953; interventional SHAP, Lundberg & Lee 2017) of the shown probability
-of one beat over the clinical features, by enumeration of all 2^F coalitions against a background of
-training beats; the waveform embedding and the note are held fixed.
+"""Shapley values (Shapley 1953; interventional SHAP, Lundberg & Lee 2017) of the shown probability of one
+beat over the clinical features against a background of training beats; the waveform embedding and the
+note are held fixed. Up to ``MAX_EXACT_FEATURES`` features by enumeration of all 2^F coalitions; above
+that by antithetic permutation sampling (Strumbelj & Kononenko 2014), whose values still add up exactly
+to prediction - base value (each permutation's marginal contributions telescope).
+For fact-gated (v2) models the ECG-only reading is explained: the note moves it only through recognised
+facts, which the note explanations and "what the note changed" show.
 """
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ import torch
 from core.explain.explanation import Explanation
 from core.explain.head import _Head, _background, _build_head, _check_beat, _scaled
 from core.model.inference import feature_matrix, torch_threads
-from core.signal.features import FEATURE_UNITS
+from core.signal.beats import BEAT_FEATURE_UNITS
 
 
-#: Exact enumeration costs 2^F model calls per background row; above this many features it is refused.
+#: Exact enumeration costs 2^F model calls per background row; above this many features, permutation sampling.
 MAX_EXACT_FEATURES = 16
+#: Permutations (in antithetic pairs) of the sampling estimate; its standard error is in ``meta['stderr']``.
+N_PERMUTATIONS = 64
 #: Coalitions evaluated per chunk in ``shap_features`` (bounds memory: chunk x background x leads x hidden).
 _COALITION_CHUNK = 256
 
@@ -71,20 +77,42 @@ def _shap_features(case, bundle, beat_index: int, background: np.ndarray | None)
     i = _check_beat(case, beat_index)
     model, names = bundle.model, list(bundle.config.features)
     n_f = len(names)
-    if n_f > MAX_EXACT_FEATURES:
-        raise ValueError(f"Exact Shapley values over {n_f} features are too costly; use at most {MAX_EXACT_FEATURES} features.")
-    head = _build_head(case, bundle, case.view, np.array([i]))
+    view = "ecg" if bundle.config.fusion == "fact_gated" else case.view
+    head = _build_head(case, bundle, view, np.array([i]))
     raw = feature_matrix(case.beats.features.iloc[[i]], names)[0]
     bg = _background(bundle, background)
     s_x, s_bg = _scaled(model, raw[None])[0], _scaled(model, bg)
-    masks = _coalition_masks(n_f)
-    v = _coalition_values(head, 0, s_x, s_bg, masks)
-    phi = _shapley_from_values(v, n_f)
+    stderr = None
+    if n_f <= MAX_EXACT_FEATURES:
+        masks = _coalition_masks(n_f)
+        v = _coalition_values(head, 0, s_x, s_bg, masks)
+        phi, base, pred = _shapley_from_values(v, n_f), float(v[0]), float(v[-1])
+    else:
+        phi, base, pred, stderr = _shapley_by_permutations(head, s_x, s_bg, n_f, N_PERMUTATIONS)
+    units = [BEAT_FEATURE_UNITS.get(c, "") for c in names]
     return Explanation(
-        values=phi, base_values=float(v[0]), data=raw.astype(float), feature_names=names, kind="shap",
-        meta={"prediction": float(v[-1]), "units": [FEATURE_UNITS.get(c, "") for c in names], "beat_index": i,
-              "view": case.view},
+        values=phi, base_values=base, data=raw.astype(float), feature_names=names, kind="shap",
+        meta={"prediction": pred, "units": units, "beat_index": i, "view": view, "stderr": stderr,
+              "method": "exact enumeration" if stderr is None else f"{N_PERMUTATIONS} antithetic permutations"},
     )
+
+
+def _shapley_by_permutations(head: _Head, s_x: torch.Tensor, s_bg: torch.Tensor, n_f: int, n_perm: int, seed: int = 0):
+    """(phi, base, prediction, standard error of phi) from ``n_perm`` permutations in antithetic pairs."""
+    rng = np.random.default_rng(seed)
+    half = [rng.permutation(n_f) for _ in range(max(1, n_perm // 2))]
+    perms = half + [p[::-1] for p in half]
+    masks = np.zeros((len(perms), n_f + 1, n_f), bool)
+    for k, p in enumerate(perms):
+        for step in range(1, n_f + 1):
+            masks[k, step, p[:step]] = True
+    v = _coalition_values(head, 0, s_x, s_bg, masks.reshape(-1, n_f)).reshape(len(perms), n_f + 1)
+    contrib = np.zeros((len(perms), n_f))
+    for k, p in enumerate(perms):
+        contrib[k, p] = np.diff(v[k])
+    pairs = 0.5 * (contrib[: len(half)] + contrib[len(half):])
+    stderr = pairs.std(0, ddof=1) / np.sqrt(len(pairs)) if len(pairs) > 1 else np.zeros(n_f)
+    return contrib.mean(0), float(v[0, 0]), float(v[0, -1]), stderr
 
 
 def _pick_beats(case, max_beats: int, seed: int = 0) -> np.ndarray:
@@ -107,10 +135,10 @@ def shap_record(case, bundle, max_beats: int = 40, background: np.ndarray | None
     vals = np.stack([e.values for e in exps]) if exps else np.zeros((0, len(names)))
     data = np.stack([e.data for e in exps]) if exps else np.zeros((0, len(names)))
     summary = pd.DataFrame({
-        "feature": names, "unit": [FEATURE_UNITS.get(c, "") for c in names],
+        "feature": names, "unit": [BEAT_FEATURE_UNITS.get(c, "") for c in names],
         "mean_abs_shap": np.abs(vals).mean(0) if len(vals) else np.nan, "mean_shap": vals.mean(0) if len(vals) else np.nan,
     }).sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
     return Explanation(values=vals, base_values=exps[0].base_value if exps else float("nan"), data=data,
                        feature_names=names, kind="shap_record",
                        meta={"summary": summary, "beat_index": idx, "predictions": np.array([e.prediction for e in exps]),
-                             "units": [FEATURE_UNITS.get(c, "") for c in names], "view": case.view})
+                             "units": [BEAT_FEATURE_UNITS.get(c, "") for c in names], "view": exps[0].meta["view"] if exps else case.view})
