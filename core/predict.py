@@ -136,7 +136,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     verdict = record_verdict(table["predicted"].to_numpy())
     agreement, rhythm, note_effect = None, None, {}
     if gated:
-        rhythm = read_rhythm(beats, table, thr)
+        paced_known = note_in is not None and note_in.facts.get("PACEMAKER", 0.0) >= conf.fact_tau
+        rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known)
         verdict = "not enough beats" if n < MIN_BEATS_FOR_VERDICT else ("abnormal" if rhythm.abnormal else "normal")
         if note_in is not None:
             flag_ecg = (p_ecg >= float(conf.thresholds["ecg"])) & ~unreadable
@@ -157,12 +158,15 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
                       rhythm=rhythm, note_effect=note_effect)
 
 
-def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float):
+def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False):
     """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
 
     Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
     from morphology and timing (``core.rhythm.origin``: 'V' when wide or unlike the record's dominant
-    beat, else 'S'). Confident beats for the verdict: calibrated p >= ``CONFIDENT_P``.
+    beat, else 'S'). A beat is paced ('Q') when a pacing spike precedes it (``core.signal.pacing``,
+    recordings >= 250 Hz) or, when the note states a pacemaker, when it is flagged and wide (QRS >= 120 ms):
+    recorders that filter the spike away (MIT-BIH at 360 Hz) leave no other evidence. Confident beats
+    for the verdict: calibrated p >= ``CONFIDENT_P``.
     """
     from core.rhythm import analyse_rhythm, rhythm_inputs_from_beats
     from core.rhythm.origin import classify_origin
@@ -171,9 +175,13 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float):
     flagged = table["predicted"].to_numpy().astype(bool)
     origin = classify_origin(kw["beat_time_s"], kw["qrs_ms"], kw["qrs_amp_mv"], clean_mv=kw["clean_mv"], fs=kw["clean_fs"]) \
         if len(beats) >= 3 else np.full(len(beats), "S")
-    cls = np.where(beats.unreadable, "U", np.where(flagged, np.where(origin == "V", "V", "S"), "N")).astype(object)
+    f = beats.features
+    paced = f["paced_spike"].to_numpy(bool).copy() if "paced_spike" in f else np.zeros(len(beats), bool)
+    if pacemaker_known and "qrs_ms" in f:
+        paced |= flagged & (np.nan_to_num(f["qrs_ms"].to_numpy(float)) >= 120.0)
+    cls = np.where(beats.unreadable, "U", np.where(paced, "Q", np.where(flagged, np.where(origin == "V", "V", "S"), "N"))).astype(object)
     p = np.where(beats.unreadable, 0.0, table["p_abnormal"].to_numpy(float))
-    return analyse_rhythm(**{**kw, "beat_class": cls, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold)})
+    return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold)})
 
 
 def record_verdict(predicted: np.ndarray) -> str:
