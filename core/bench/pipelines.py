@@ -114,13 +114,22 @@ def ours_all(m: Models, path: Path, note: str, st: Stages | None = None) -> dict
     with st("zero-shot"):
         zs = score_case(case, m.prompts, m.bundle, m.enc)
     top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
-    with st("SHAP top beat"):
-        sh = explain.shap_features(case, m.bundle, top)
+    sh = None
+    if exact_shap_ok(m.bundle):  # exact enumeration only up to MAX_EXACT_FEATURES (v2 has more)
+        with st("SHAP top beat"):
+            sh = explain.shap_features(case, m.bundle, top)
     with st("note attention"):
         att = explain.note_attention(note, m.enc)
     with st("note IG"):
         ig = note_ig(note, case, m.bundle, m.enc)
     return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
+
+
+def exact_shap_ok(bundle) -> bool:
+    """Whether ``core.explain.shap_features`` (exact enumeration) applies to this bundle's feature count."""
+    from core.explain.shap import MAX_EXACT_FEATURES
+
+    return len(bundle.config.features) <= MAX_EXACT_FEATURES
 
 
 def note_ig(note: str, case, bundle, enc, cached: bool = True):
@@ -244,8 +253,10 @@ def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) 
     with st("zero-shot"):
         zs = score_case(case, prompts, bundle, enc)
     top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
-    with st("SHAP top beat"):
-        sh = kernel_shap(case, bundle, top, naive_background(bundle))
+    sh = None
+    if exact_shap_ok(bundle):
+        with st("SHAP top beat"):
+            sh = kernel_shap(case, bundle, top, naive_background(bundle))
     with st("note attention"):
         att = explain.note_attention(note, enc)
     with st("note IG"):
