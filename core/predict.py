@@ -138,6 +138,7 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     if gated:
         paced_known = note_in is not None and note_in.facts.get("PACEMAKER", 0.0) >= conf.fact_tau
         rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known)
+        apply_rhythm_context(table, rhythm)
         verdict = "not enough beats" if n < MIN_BEATS_FOR_VERDICT else ("abnormal" if rhythm.abnormal else "normal")
         if note_in is not None:
             flag_ecg = (p_ecg >= float(conf.thresholds["ecg"])) & ~unreadable
@@ -156,6 +157,18 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     return CaseResult(record=record, beats=beats, table=table, p_record=p_record, verdict=verdict, view=view, threshold=thr,
                       agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices,
                       rhythm=rhythm, note_effect=note_effect)
+
+
+def apply_rhythm_context(table: pd.DataFrame, rhythm) -> None:
+    """Beats the rhythm reading excuses (an S-like call inside AF/flutter, where an irregular RR is the
+    baseline, ``core.rhythm.context``) are no longer flagged; ``rhythm_context`` says why (in place)."""
+    reason = getattr(rhythm, "context_reason", None)
+    table["rhythm_context"] = "" if reason is None else np.asarray(reason, dtype=object)
+    if reason is None:
+        return
+    excused = (np.asarray(reason, dtype=object) != "") & (table["predicted"].to_numpy() == 1)
+    table.loc[excused, "predicted"] = 0
+    table.loc[excused, "call"] = "normal"
 
 
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False):
