@@ -280,7 +280,8 @@ def cmd_zeroshot(args) -> int:
     from core.text.encoder import load_text_encoder
 
     files = expand_paths(args.paths)
-    bundle = load_bundle(args.model)
+    # zero-shot claims need a bundle whose training never saw V or F labels (config.ZEROSHOT_MODEL_VERSION)
+    bundle = load_bundle(args.model or config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION)
     prompts = zeroshot.load_prompts(args.prompts)
     te = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
     rows = []

@@ -6,7 +6,8 @@ import pytest
 from core import config
 from core.report.tables import MARKERS, metrics_tables_markdown, readme_blocks, render_readme, view_table
 
-BUNDLE = config.MODELS_DIR / "v1"
+BUNDLE = config.MODELS_DIR / config.DEFAULT_MODEL_VERSION
+ZEROSHOT_BUNDLE = config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION
 
 
 @pytest.mark.skipif(not (BUNDLE / "metrics.json").is_file(), reason="no shipped bundle metrics")
@@ -14,7 +15,7 @@ def test_readme_tables_match_metrics_json():
     readme = (config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for begin, end in MARKERS.values():
         assert readme.count(begin) == 1 and readme.count(end) == 1
-    assert render_readme(readme, readme_blocks(BUNDLE)) == readme, (
+    assert render_readme(readme, readme_blocks(BUNDLE, ZEROSHOT_BUNDLE)) == readme, (
         "README tables differ from metrics.json: run `python -m scripts.metrics_table --write`")
     assert "0.121" not in readme.split(MARKERS["zeroshot"][0])[1].split(MARKERS["zeroshot"][1])[0]
 

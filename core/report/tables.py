@@ -243,13 +243,15 @@ def render_readme(readme: str, blocks: Mapping[str, str]) -> str:
     return readme
 
 
-def readme_blocks(bundle_dir) -> dict[str, str]:
-    """The generated README blocks of a bundle folder (``metrics.json`` and, if present, ``zeroshot.json``)."""
+def readme_blocks(bundle_dir, zeroshot_dir=None) -> dict[str, str]:
+    """The generated README blocks: ``metrics.json`` of ``bundle_dir`` and ``zeroshot.json`` of ``zeroshot_dir``
+    (default the same folder; the README uses the V/F-held-out bundle, ``config.ZEROSHOT_MODEL_VERSION``)."""
     import json
     from pathlib import Path
 
     folder = Path(bundle_dir)
+    zs = Path(zeroshot_dir) if zeroshot_dir is not None else folder
     blocks = {"metrics": metrics_tables_markdown(json.loads((folder / "metrics.json").read_text()))}
-    if (folder / "zeroshot.json").is_file():
-        blocks["zeroshot"] = zeroshot_tables_markdown(json.loads((folder / "zeroshot.json").read_text()))
+    if (zs / "zeroshot.json").is_file():
+        blocks["zeroshot"] = zeroshot_tables_markdown(json.loads((zs / "zeroshot.json").read_text()))
     return blocks
