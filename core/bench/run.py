@@ -328,7 +328,6 @@ def _bench(args, tmp: str) -> int:
             bucket.append(wall)
             cold_info[kind].append(info)
 
-    # -- agreement checks: the naive pipeline computes the same predictions --
     dp = float(np.nanmax(np.abs(res_naive[-1]["case"].table["p_abnormal"].to_numpy() - case.table["p_abnormal"].to_numpy())))
     exact = shaps[-1].values if shaps else np.zeros(1)
     kern = kvals[-1] if kvals else np.zeros(1)
