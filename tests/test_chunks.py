@@ -67,3 +67,12 @@ def test_extract_beats_chunks_only_long_records(record, one_pass):
     assert not any("chunks" in n for n in one_pass.notices)  # 30 min default limit: one pass
     b = extract_beats(record, chunk_above_s=60.0)
     assert any("chunks" in n for n in b.notices) and b.rpeaks.tolist() == one_pass.rpeaks.tolist()
+
+
+def test_chunk_workers_env(monkeypatch):
+    from core.signal.chunks import chunk_workers
+
+    monkeypatch.setenv("CARDIOLENS_CHUNK_WORKERS", "1")
+    assert chunk_workers() == 1
+    monkeypatch.setenv("CARDIOLENS_CHUNK_WORKERS", "3")
+    assert chunk_workers() == 3

@@ -87,8 +87,11 @@ def _one_chunk(sig: np.ndarray, fs_in: float, n_m: int, bounds: tuple[int, int, 
 
 def chunk_workers() -> int:
     """Processes for the chunks: ``CARDIOLENS_CHUNK_WORKERS`` or min(2, CPUs). Results do not depend on it."""
+    import multiprocessing as mp
     import os
 
+    if mp.current_process().daemon:  # e.g. a Dask worker process: it may not start children of its own
+        return 1
     env = os.environ.get("CARDIOLENS_CHUNK_WORKERS", "").strip()
     return max(1, int(env)) if env.isdigit() else max(1, min(2, os.cpu_count() or 1))
 
