@@ -32,11 +32,11 @@ def analyse(content_hash: str, note: str | None, model_version: str, model_path:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def fact_gradients(note: str, model_version: str, model_path: str | None, n_steps: int = 24):
+def fact_gradients(note: str, model_version: str, model_path: str | None, n_steps: int | None = None):
     """Integrated gradients of the recognised facts over the note's words (``core.explain.facts``), cached
     by note and model: the attribution depends on nothing else (not on the ECG)."""
-    from core.explain.facts import fact_gradients as _ig
+    from core.explain.facts import FACT_IG_STEPS, fact_gradients as _ig
 
     bundle = load_bundle(model_path)
     enc = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
-    return _ig(note, bundle.recognizer, enc, enc.embed_cached, threshold=bundle.config.fact_tau, n_steps=n_steps)
+    return _ig(note, bundle.recognizer, enc, enc.embed_cached, threshold=bundle.config.fact_tau, n_steps=n_steps or FACT_IG_STEPS)

@@ -150,10 +150,7 @@ def _note(case, bundle, ex) -> None:
                "changed the fused probability. Words that rank high in both are the safest reading.")
 
 
-try:  # the step count the facts module chose by its completeness check, when it names one
-    from core.explain.facts import FACT_IG_STEPS as IG_STEPS
-except ImportError:
-    IG_STEPS = 24
+from core.explain.facts import FACT_IG_STEPS as IG_STEPS  # chosen by the completeness check (core.bench --ig-convergence)
 
 
 def _note_facts(case, bundle, ex, note: str, att: pd.DataFrame) -> None:
