@@ -13,7 +13,7 @@ PROMPTS_DIR = ASSETS_DIR / "prompts"
 MODELS_DIR = ASSETS_DIR / "models"
 
 #: The model version the app and the CLI load unless told otherwise (env CARDIOLENS_MODEL).
-DEFAULT_MODEL_VERSION = os.environ.get("CARDIOLENS_MODEL", "v1")
+DEFAULT_MODEL_VERSION = os.environ.get("CARDIOLENS_MODEL", "v2")
 #: The bundle `python -m core zeroshot` uses unless told otherwise: v1 never saw V or F labels (v2's
 #: classifier did), so only its V/F scores are zero-shot (env CARDIOLENS_ZEROSHOT_MODEL).
 ZEROSHOT_MODEL_VERSION = os.environ.get("CARDIOLENS_ZEROSHOT_MODEL", "v1")
