@@ -151,7 +151,12 @@ def _section_curves(metrics: dict) -> None:
 def _section_zeroshot(bundle) -> None:
     st.subheader("Zero-shot (labels from text prompts, no classifier trained on them)")
     path = Path(bundle.path) / "zeroshot.json" if bundle.path else None
-    if path is None or not path.is_file():
+    if path is None or not path.is_file():  # v2's classifier saw V labels: the zero-shot claims are the V/F-held-out bundle's
+        path = config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION / "zeroshot.json"
+        if path.is_file():
+            st.caption(f"From bundle {config.ZEROSHOT_MODEL_VERSION}, whose training never saw V or F labels "
+                       f"(this bundle's classifier saw V).")
+    if not path.is_file():
         st.caption("No zero-shot evaluation shipped with this model (zeroshot.json).")
         return
     zs = json.loads(path.read_text())
