@@ -1,6 +1,6 @@
 """Ten sessions at once: each gets its own results, all share one copy of the models.
 
-- Ten threads take the model through the pages' cached loaders (``pages._common._load_bundle`` and
+- Ten threads take the model through the pages' cached loaders (``pages._cache.load_bundle`` and
   ``_load_text_encoder``, ``st.cache_resource``) and analyse ten different cases at the same time
   (the 7 bundled examples with their notes + three 20 s cuts of them); each result must equal the
   one computed alone (same beats, same ``p_abnormal``), and every thread must get the same bundle
@@ -73,23 +73,23 @@ def cases() -> list[tuple[str, object, str]]:
 
 
 def test_ten_sessions_get_their_own_results_and_share_one_model(bundle_dir, cases):
-    import pages._common as common
+    import pages._cache as _cache
     from core.predict import analyse_case
 
     path = str(bundle_dir)
     # alone, one after the other (this also fills the loaders' cache)
     with _quiet_bare_mode():
-        bundle = common._load_bundle(path)
-        enc = common._load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+        bundle = _cache.load_bundle(path)
+        enc = _cache.load_text_encoder(bundle.config.text_model, bundle.config.pooling)
     alone = {name: analyse_case(rec, note, bundle, enc) for name, rec, note in cases}
 
-    common._load_bundle.clear()  # the ten sessions race for the first load as well
-    common._load_text_encoder.clear()
+    _cache.load_bundle.clear()  # the ten sessions race for the first load as well
+    _cache.load_text_encoder.clear()
 
     def session(item):
         name, rec, note = item
-        b = common._load_bundle(path)
-        e = common._load_text_encoder(b.config.text_model, b.config.pooling)
+        b = _cache.load_bundle(path)
+        e = _cache.load_text_encoder(b.config.text_model, b.config.pooling)
         return name, id(b), id(e), analyse_case(rec, note, b, e)
 
     t0 = time.perf_counter()

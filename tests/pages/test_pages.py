@@ -152,7 +152,8 @@ def test_note_markup_is_rendered_inert(model_env, analysed):
     state = {"case": case, "case_hash": content_hash(case.record, note), "case_note": note, "case_label": "x"}
     at = _open(_app(state), "pages/explanations.py")
     assert not at.exception
-    at.button(key="btn_gradients").click().run()  # integrated gradients are computed on demand
+    fact_gated = bundle.config.fusion == "fact_gated"  # v2: IG of the recognised facts
+    at.button(key="btn_fact_gradients" if fact_gated else "btn_gradients").click().run()  # computed on demand
     assert not at.exception
     html_blocks = [m.value for m in at.markdown if 'class="note"' in m.value]
     assert len(html_blocks) == 2  # attention and gradients

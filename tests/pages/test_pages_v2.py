@@ -167,7 +167,10 @@ def test_predictions_note_changed(v2_env, afib):
     assert metrics["with the note"] == f"{case.note_effect['p_record_with_note']:.2f}"
     frames = _frames(at)
     changed = [f for f in frames if "p fused" in f.columns]
-    assert changed and len(changed[0]) == case.note_effect["n_changed"]
+    if case.note_effect["n_changed"]:
+        assert changed and len(changed[0]) == case.note_effect["n_changed"]
+    else:  # the note moved no flag across the threshold: the page says so instead of an empty table
+        assert not changed and any("every beat has the same flag" in c.value for c in at.caption)
     facts = [f for f in frames if "clause that carried it" in f.columns]
     used = set(case.note_effect["facts_used"])
     assert facts and set(facts[0]["fact"]) == used
