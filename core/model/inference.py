@@ -53,12 +53,12 @@ def predict_logits(model: CardioLensModel, windows: np.ndarray, features: np.nda
     record's note or None (then 'fused' and 'note' are NaN). A fact-gated model (``config.fusion ==
     'fact_gated'``) reads ``fact_probs`` [K] (the recognizer's p(stated) per fact) instead of the vector.
     """
-    if model.config.fusion == "fact_gated":
-        return _predict_fact_gated(model, windows, features, fact_probs, batch_size)
     model.eval()
     n, n_leads = windows.shape[0], windows.shape[1]
     out = {"ecg": [], "fused": [], "note": [], "z": []}
-    nv = None if note_vec is None else torch.from_numpy(np.asarray(note_vec, np.float32))[None]
+    gated = model.config.fusion == "fact_gated"
+    fp = None if (not gated or fact_probs is None) else torch.as_tensor(np.asarray(fact_probs, np.float32))[None]
+    nv = None if (gated or note_vec is None) else torch.from_numpy(np.asarray(note_vec, np.float32))[None]
     ntz = None if nv is None else model.encode_text(nv)
     for i in range(0, n, batch_size):
         w = torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size], dtype=np.float32))
@@ -69,34 +69,13 @@ def predict_logits(model: CardioLensModel, windows: np.ndarray, features: np.nda
         le = torch.stack([model.logit_ecg(emb[:, k], z[:, k], fsc) for k in range(n_leads)], 1).mean(1)
         out["ecg"].append(le.numpy())
         out["z"].append(F.normalize(z, dim=-1).mean(1).numpy())
-        if nv is not None:
+        if fp is not None:  # v2: the ECG logit moved by the recognised facts
+            out["fused"].append(model.logit_fused_facts(le, fsc, fp.expand(b, -1)).numpy())
+            out["note"].append(model.logit_note_facts(fp).expand(b).numpy())
+        elif nv is not None:  # v1: the note's projection concatenated, per lead
             lf = torch.stack([model.logit_fused(emb[:, k], z[:, k], nv.expand(b, -1), ntz.expand(b, -1), fsc) for k in range(n_leads)], 1).mean(1)
             out["fused"].append(lf.numpy())
             out["note"].append(model.logit_note(nv, ntz).expand(b).numpy())
-    res = {k: np.concatenate(v) if v else np.full(n, np.nan, np.float32) for k, v in out.items() if k != "z"}
-    res["z"] = np.concatenate(out["z"]) if out["z"] else np.zeros((0, model.config.proj_dim), np.float32)
-    return res
-
-
-@torch.no_grad()
-def _predict_fact_gated(model: CardioLensModel, windows: np.ndarray, features: np.ndarray, fact_probs: np.ndarray | None,
-                        batch_size: int) -> dict[str, np.ndarray]:
-    model.eval()
-    n, n_leads = windows.shape[0], windows.shape[1]
-    out = {"ecg": [], "fused": [], "note": [], "z": []}
-    fp = None if fact_probs is None else torch.as_tensor(np.asarray(fact_probs, np.float32))[None]
-    for i in range(0, n, batch_size):
-        w = torch.from_numpy(np.ascontiguousarray(windows[i : i + batch_size], dtype=np.float32))
-        b = w.shape[0]
-        fsc = model.scale_features(torch.from_numpy(np.asarray(features[i : i + batch_size], np.float32)))
-        emb, z = model.encode_ecg(w.reshape(b * n_leads, -1))
-        emb, z = emb.reshape(b, n_leads, -1), z.reshape(b, n_leads, -1)
-        le = torch.stack([model.logit_ecg(emb[:, k], z[:, k], fsc) for k in range(n_leads)], 1).mean(1)
-        out["ecg"].append(le.numpy())
-        out["z"].append(F.normalize(z, dim=-1).mean(1).numpy())
-        if fp is not None:
-            out["fused"].append(model.logit_fused_facts(le, fsc, fp.expand(b, -1)).numpy())
-            out["note"].append(model.logit_note_facts(fp).expand(b).numpy())
     res = {k: np.concatenate(v) if v else np.full(n, np.nan, np.float32) for k, v in out.items() if k != "z"}
     res["z"] = np.concatenate(out["z"]) if out["z"] else np.zeros((0, model.config.proj_dim), np.float32)
     return res
