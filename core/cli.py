@@ -23,16 +23,19 @@ import logging
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from core import config
-from core.cli_train import CliError, add_train_parser
 
 log = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A reason to stop, printed as one line."""
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -44,6 +47,7 @@ def expand_paths(paths: list[str]) -> list[Path]:
 
 def _read(path: Path, fs: float | None):
     from core.io import read_record
+
     return read_record(path, fs=fs)
 
 
@@ -68,34 +72,34 @@ def _progress(items, desc: str):
 
     return tqdm(items, desc=desc, unit="record", file=sys.stderr, disable=len(items) < 2 and not sys.stderr.isatty())
 
+
 # ---- models, loaded once per process (the parent, or each Dask worker) ------------------------------------
 _CACHE: dict = {}
 
 
-def _bundle(model: str | None):
-    if ("bundle", model) not in _CACHE:
-        from core.model.bundle import load_bundle
+def _cached(key: tuple, make):
+    if key not in _CACHE:
+        _CACHE[key] = make()
+    return _CACHE[key]
 
-        _CACHE[("bundle", model)] = load_bundle(model)
-    return _CACHE[("bundle", model)]
+
+def _bundle(model: str | None):
+    from core.model.bundle import load_bundle
+
+    return _cached(("bundle", model), lambda: load_bundle(model))
 
 
 def _text_encoder(bundle):
-    key = ("text", bundle.config.text_model, bundle.config.pooling)
-    if key not in _CACHE:
-        from core.text.encoder import load_text_encoder
+    from core.text.encoder import load_text_encoder
 
-        _CACHE[key] = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
-    return _CACHE[key]
+    c = bundle.config
+    return _cached(("text", c.text_model, c.pooling), lambda: load_text_encoder(c.text_model, c.pooling))
 
 
 def _prompts(path: str | None):
-    key = ("prompts", path)
-    if key not in _CACHE:
-        from core import zeroshot
+    from core import zeroshot
 
-        _CACHE[key] = zeroshot.load_prompts(path or config.DEFAULT_PROMPT_BANK)
-    return _CACHE[key]
+    return _cached(("prompts", path), lambda: zeroshot.load_prompts(path or config.DEFAULT_PROMPT_BANK))
 
 
 # ---- one record -> rows ---------------------------------------------------------------------------------
@@ -170,7 +174,7 @@ def _run_batch(files: list[Path], scorer: CaseScorer, args) -> tuple[pd.DataFram
     summary on stderr, exit 1 when some failed, 2 when none was scored)."""
     if len(files) == 1:
         return scorer(files[0]), 0
-    _bundle(scorer.model)  # a missing or bad bundle stops the run once, not once per file
+    _bundle(scorer.model)  # a missing or bad bundle (or prompt file) stops the run once, not once per file
     if scorer.kind == "json":
         _prompts(scorer.prompts)
     from core.batch import score_batch
@@ -204,8 +208,6 @@ def cmd_rhythm(args) -> int:
 
 def _case_json(case, df, bundle, text_encoder, prompts) -> dict:
     """Record verdict, statements, rhythm, beats, zero-shot scores and explanations for the JSON output."""
-    from dataclasses import asdict
-
     from core import explain, zeroshot
 
     rhythm = case_rhythm(case)
@@ -216,11 +218,8 @@ def _case_json(case, df, bundle, text_encoder, prompts) -> dict:
         "notices": case.notices, "n_beats": len(df), "n_flagged": case.n_flagged,
         "n_unreadable": int(df["unreadable"].sum()) if len(df) else 0,
     }
-    if case.agreement is not None:
-        entry["agreement"] = case.agreement
-    tau = float(getattr(bundle.config, "fact_tau", 0.5))
-    facts = case.note.facts if case.note is not None else {}
-    entry["facts"] = {f: p for f, p in facts.items() if p >= tau}  # recognised: p(stated) >= the model's fact_tau
+    entry.update({"agreement": case.agreement} if case.agreement is not None else {})  # v1 only
+    entry["facts"] = case.note_effect.get("facts_used", {})  # recognised: p(stated) >= the model's fact_tau
     entry["fact_clauses"] = {f: case.note.fact_clauses.get(f, "") for f in entry["facts"]}
     entry["note_effect"] = case.note_effect
     entry["beats"] = json.loads(df.to_json(orient="records"))
@@ -236,7 +235,8 @@ def _case_json(case, df, bundle, text_encoder, prompts) -> dict:
 
     part("zeroshot_record", lambda: zeroshot.score_case(case, prompts, bundle, text_encoder).record_probs.to_dict())
     if len(df):
-        top = int(np.nanargmax(case.table["p_abnormal"].to_numpy()))
+        # the most abnormal *readable* beat: an unreadable stretch is never offered as the most abnormal beat
+        top = int(np.nanargmax(np.where(case.table["unreadable"] == 1, -1.0, case.table["p_abnormal"].to_numpy(float))))
 
         def shap_top() -> dict:
             ex = explain.shap_features(case, bundle, top)
@@ -257,9 +257,7 @@ def _write(df: pd.DataFrame, records: list[dict], out: str | None, errors: list[
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix == ".json":
-        doc: dict = {"records": records}
-        if errors:
-            doc["errors"] = errors
+        doc = {"records": records, **({"errors": errors} if errors else {})}
         p.write_text(json.dumps(doc, indent=1, default=_json_default))
     else:
         df.to_csv(p, index=False)
@@ -275,15 +273,12 @@ def _json_default(o):
 
 def cmd_zeroshot(args) -> int:
     from core import zeroshot
-    from core.model.bundle import load_bundle
     from core.predict import analyse_case
-    from core.text.encoder import load_text_encoder
 
     files = expand_paths(args.paths)
     # zero-shot claims need a bundle whose training never saw V or F labels (config.ZEROSHOT_MODEL_VERSION)
-    bundle = load_bundle(args.model or config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION)
-    prompts = zeroshot.load_prompts(args.prompts)
-    te = load_text_encoder(bundle.config.text_model, bundle.config.pooling)
+    bundle = _bundle(args.model or str(config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION))
+    prompts, te = _prompts(args.prompts), _text_encoder(bundle)
     rows = []
     for f in _progress(files, "zero-shot"):
         record = _read(f, args.fs)
@@ -297,7 +292,6 @@ def cmd_zeroshot(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from core.model.bundle import load_bundle
     from core.report.tables import metrics_tables_markdown
     from core.training.evaluate import evaluate_bundle
 
@@ -308,8 +302,7 @@ def cmd_evaluate(args) -> int:
     missing = [r for r in records if not (data / f"{r}.hea").is_file()]
     if missing:
         raise CliError(f"{data}: no record {', '.join(missing)} (expected <record>.hea there)")
-    bundle = load_bundle(args.model)
-    metrics = evaluate_bundle(bundle, data, records, log=lambda m: print(m, file=sys.stderr))
+    metrics = evaluate_bundle(_bundle(args.model), data, records, log=lambda m: print(m, file=sys.stderr))
     if args.out:
         p = Path(args.out)
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -341,7 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--out", help="OUT.csv (default stdout)")
     z.set_defaults(func=cmd_zeroshot)
 
-    add_train_parser(sub)
+    # its options live with the recipes in core.training.recipes, imported only when `train` runs (see main)
+    sub.add_parser("train", add_help=False, help="train from scratch (a recipe: ours, a seed system, or v1); `train --help`")
 
     r = sub.add_parser("rhythm", parents=[common, batch], help="rhythm episodes of one or more records")
     r.add_argument("paths", nargs="+", help=".hea, .csv, .edf, .npy, .zip, or a folder of records")
@@ -382,9 +376,15 @@ def main(argv: list[str] | None = None) -> int:
         from core import bench
 
         return bench.main(argv[1:])
+    if argv[:1] == ["train"]:
+        argv, rest = argv[:1], argv[1:]
     args = build_parser().parse_args(argv)
     setup_logging()
     try:
+        if args.command == "train":
+            from core.training import recipes
+
+            return recipes.main(rest)
         return args.func(args)
     except CliError as e:
         log.exception("`%s` stopped", args.command)

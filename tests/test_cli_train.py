@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import cli, config
-from core.cli_train import RECIPES, V2_PIPELINE, recipe_options
+from core.training.recipes import RECIPES, V2_PIPELINE, build_train_parser, recipe_options
 
 
 @pytest.fixture
@@ -73,8 +73,7 @@ def test_train_recipe_runs_each_seed_then_aggregates(tmp_path, fake_data, record
 
 def test_train_defaults(tmp_path, fake_data, recorder):
     mitdb, svdb, rec = fake_data
-    parser = cli.build_parser()
-    args = parser.parse_args(["train", "--recipe", "ours"])
+    args = build_train_parser().parse_args(["--recipe", "ours"])
     assert Path(args.recognizer) == config.MODELS_DIR / "v2" and Path(args.runs) == config.REPO_ROOT / "build" / "runs"
     assert cli.main(["train", "--recipe", "ours", "--data", str(mitdb), "--svdb", str(svdb), "--recognizer", str(rec),
                      "--runs", str(tmp_path / "runs")]) == 0

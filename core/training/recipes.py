@@ -1,9 +1,10 @@
-"""The ``train`` command of the CLI (``core.cli``): recipes as presets of ``core.training.loop.TrainOptions``.
+"""Training recipes as presets of ``core.training.loop.TrainOptions``, and the ``train`` command line.
 
 ``python -m core train --recipe NAME [--seeds 0 1 2] --out DIR``: ``v1`` is the v1 experiment
 (``core.training.experiment.run_experiment``); every other recipe runs ``core.training.seeds.run_seed`` per seed
 into ``RUNS/<name>/seed<k>`` (default ``build/runs``) on the v2 data pipeline, then ``aggregate_seeds`` into
-``--out``. Training code is imported only when the command runs (inference never imports it).
+``--out``. ``core.cli`` hands ``python -m core train ...`` here (``main``) only when that command runs, so
+inference never imports training code. Bad input raises ``ValueError``: the CLI prints it as one line.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from dataclasses import fields
+
 from core import config
-
-
-class CliError(Exception):
-    """A reason to stop, printed as one line."""
+from core.training import experiment, seeds as seeds_mod
+from core.training.loop import TrainOptions
 
 
 #: The v2 data pipeline every seeded recipe shares (``core.training.loop.TrainOptions`` fields): the model
@@ -58,10 +59,8 @@ TRAIN_FLAGS = [("--epochs", "epochs", int), ("--oof-epochs", "oof_epochs", int),
 
 def recipe_options(name: str, seed: int = 0, overrides: dict | None = None):
     """``TrainOptions`` of a recipe (``RECIPES``, on ``V2_PIPELINE``) for one seed, with per-flag overrides."""
-    from core.training.loop import TrainOptions
-
     if name not in RECIPES:
-        raise CliError(f"unknown recipe {name!r}; choose one of v1, {', '.join(RECIPES)}")
+        raise ValueError(f"unknown recipe {name!r}; choose one of v1, {', '.join(RECIPES)}")
     return TrainOptions(**{**V2_PIPELINE, **RECIPES[name][0], **(overrides or {}), "seed": seed})
 
 
@@ -70,30 +69,22 @@ def _say(msg: str) -> None:
 
 
 def cmd_train(args) -> int:
-    from dataclasses import fields
-
-    from core.training.loop import TrainOptions
-
     data = Path(args.data)
     if not (data / "RECORDS").is_file():
-        raise CliError(f"{data}: not a MIT-BIH folder (no RECORDS file)")
+        raise ValueError(f"{data}: not a MIT-BIH folder (no RECORDS file)")
     names = {f.name for f in fields(TrainOptions)}
     overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if args.recipe == "v1":
-        from core.training.experiment import run_experiment
-
         seed = args.seed if args.seed is not None else (args.seeds[0] if args.seeds else 0)
         opts = TrainOptions(**{**overrides, "seed": seed})
-        run_experiment(data, args.out or str(config.MODELS_DIR / "v1"), opts, version=args.version, ablations=not args.no_ablations)
+        experiment.run_experiment(data, args.out or str(config.MODELS_DIR / "v1"), opts, version=args.version, ablations=not args.no_ablations)
         return 0
-    from core.training import seeds as seeds_mod
-
     svdb, rec = Path(args.svdb), Path(args.recognizer)
     if not (svdb / "RECORDS").is_file():
-        raise CliError(f"{svdb}: not an SVDB folder (no RECORDS file)")
+        raise ValueError(f"{svdb}: not an SVDB folder (no RECORDS file)")
     missing = [n for n in ("fact_recognizer.json", "fact_recognizer.npz") if not (rec / n).is_file()]
     if missing:
-        raise CliError(f"{rec}: no fact recognizer ({', '.join(missing)} missing); pass --recognizer DIR")
+        raise ValueError(f"{rec}: no fact recognizer ({', '.join(missing)} missing); pass --recognizer DIR")
     seeds = args.seeds if args.seeds else ([args.seed] if args.seed is not None else [0, 1, 2])
     runs = Path(args.runs) / args.recipe
     run_dirs = []
@@ -106,11 +97,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def add_train_parser(sub) -> None:
-    """The ``train`` sub-command on ``sub`` (argparse sub-parsers)."""
+def build_train_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m core train``."""
     recipes_help = "\n".join(f"  {n}: {d}" for n, (_, d) in RECIPES.items())
-    t = sub.add_parser("train", help="train from scratch (a recipe: ours, a seed system, or v1) and evaluate on DS2",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
+    t = argparse.ArgumentParser(prog="python -m core train", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Recipes (all but v1 share the v2 data pipeline: DS1 + 102, 104 + SVDB for training, "
                                    "DS2 + 107, 217 for test;\nrecord-grouped OOF calibration and threshold; one bundle per "
                                    f"seed in RUNS/<recipe>/seed<k>, the shipped seed in --out):\n{recipes_help}\n"
@@ -132,4 +122,9 @@ def add_train_parser(sub) -> None:
     for flag, dest, typ in TRAIN_FLAGS:
         t.add_argument(flag, dest=dest, type=typ, help=f"override TrainOptions.{dest}")
     t.add_argument("--no-ablations", action="store_true", help="v1 only: skip the ablations")
-    t.set_defaults(func=cmd_train)
+    return t
+
+
+def main(argv: list[str]) -> int:
+    """``python -m core train ARGS`` (``core.cli`` passes the arguments after ``train``)."""
+    return cmd_train(build_train_parser().parse_args(argv))
