@@ -13,6 +13,7 @@ from core.report import figures as figs
 from core.report import figures_explain as xfigs
 from core.report.tables import note_highlight_html, reference_frame, shap_table
 from pages import _cache
+from core.explain.facts import FACT_IG_STEPS as IG_STEPS  # chosen by a completeness check (core.bench --ig-convergence)
 from pages._common import (beat_label, context_reason, explain_module, get_bundle, get_text_encoder, is_fact_gated, memo,
                            model_dir, most_abnormal_beat, on_demand, require_case, run_page, selected_beat, teaching_gate)
 
@@ -127,15 +128,12 @@ def _note(case, bundle, ex) -> None:
         return
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**BERT attention** (last layer, from [CLS])")
-        st.markdown(note_highlight_html(note, att, "normalised", color="0,114,178"), unsafe_allow_html=True)
-        st.dataframe(att[["word", "raw", "normalised"]].sort_values("normalised", ascending=False).round(4),
-                     hide_index=True, width="stretch", height=260)
+        _attention_column(note, att, "**BERT attention** (last layer, from [CLS])")
     with c2:
         st.markdown("**Integrated gradients** (effect on the fused probability)")
         grad = on_demand((h, "gradients"), lambda: ex.note_gradients(note, case, bundle, enc),
                          "Compute integrated gradients for the note",
-                         "Integrated gradients run BERT 16 times (forward and backward): a few seconds on a 2-core machine.")
+                         "Integrated gradients run BERT once over 16 interpolation steps (forward and backward).")
         if grad is None:
             return
         st.markdown(note_highlight_html(note, grad, "normalised", color="213,94,0"), unsafe_allow_html=True)
@@ -150,7 +148,12 @@ def _note(case, bundle, ex) -> None:
                "changed the fused probability. Words that rank high in both are the safest reading.")
 
 
-from core.explain.facts import FACT_IG_STEPS as IG_STEPS  # chosen by the completeness check (core.bench --ig-convergence)
+def _attention_column(note: str, att: pd.DataFrame, title: str) -> None:
+    """The note highlighted by last-layer attention, and the words ranked by it."""
+    st.markdown(title)
+    st.markdown(note_highlight_html(note, att, "normalised", color="0,114,178"), unsafe_allow_html=True)
+    st.dataframe(att[["word", "raw", "normalised"]].sort_values("normalised", ascending=False).round(4),
+                 hide_index=True, width="stretch", height=260)
 
 
 def _note_facts(case, bundle, ex, note: str, att: pd.DataFrame) -> None:
@@ -162,10 +165,7 @@ def _note_facts(case, bundle, ex, note: str, att: pd.DataFrame) -> None:
                 "words that made it.")
     c1, c2 = st.columns(2)
     with c1:
-        st.markdown("**(a) BERT attention** (last layer, from [CLS])")
-        st.markdown(note_highlight_html(note, att, "normalised", color="0,114,178"), unsafe_allow_html=True)
-        st.dataframe(att[["word", "raw", "normalised"]].sort_values("normalised", ascending=False).round(4),
-                     hide_index=True, width="stretch", height=260)
+        _attention_column(note, att, "**(a) BERT attention** (last layer, from [CLS])")
     with c2:
         st.markdown("**(b) Integrated gradients of the recognised facts**")
         key = (hashlib.sha1(note.encode("utf-8")).hexdigest()[:16], "fact_gradients")  # cached by note

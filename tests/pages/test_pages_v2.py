@@ -135,7 +135,7 @@ def test_unreadable_never_the_most_abnormal(v2_env, noisy):
     case = noisy[0]
     i = most_abnormal_beat(case)
     assert int(case.table["unreadable"].iloc[i]) == 0
-    at = _open(_app(_state(noisy)), "pages/explanations.py", errors_ok=True)  # beat SHAP/saliency: see below
+    at = _open(_app(_state(noisy)), "pages/explanations.py")
     sb = at.selectbox[0]
     assert int(case.table["unreadable"].iloc[int(sb.value)]) == 0
     unread = int(np.flatnonzero(case.table["unreadable"].to_numpy() == 1)[0])
@@ -179,13 +179,11 @@ def test_predictions_note_changed(v2_env, afib):
 
 
 def test_explanations_attention_and_fact_ig(v2_env, afib):
-    at = _open(_app(_state(afib)), "pages/explanations.py", errors_ok=True)
+    at = _open(_app(_state(afib)), "pages/explanations.py")
     assert any("Attention is not an attribution" in m.value for m in at.markdown)
     at.button(key="btn_fact_gradients").click().run()
     assert not at.exception
-    # core.explain's beat SHAP and saliency do not support v2 bundles yet (29 features, FactGatedHead): each
-    # fails in its own section; the note sections must not
-    assert not [e.value for e in at.error if "Note explanation" in e.value or "Similar beats" in e.value]
+    assert not at.error, [e.value for e in at.error]  # beat SHAP (permutation), saliency and note sections all work
     blocks = [m.value for m in at.markdown if 'class="note"' in m.value]
     assert len(blocks) == 2  # attention and IG side by side
     ig = [d for d in _frames(at) if "total" in d.columns]
