@@ -11,9 +11,10 @@ A run of ``n`` records on ``w`` single-thread workers takes about::
     T(n, w) ~= t_cluster + t_load + ceil(n / w) * t_record + n * t_task
 
 - ``t_record``: seconds to read, detect, featurise and score one record, linear in its duration; a
-  30-min two-lead MIT-BIH record at 360 Hz: 1.0 s on a quiet core, 2.3-2.7 s CPU measured under load.
+  30-min two-lead MIT-BIH record at 360 Hz: 0.6-0.7 s on a quiet core (24 records serially in 16.1 s,
+  2026-12-02), 2.3-2.7 s CPU measured under load.
 - ``t_load``: once per worker process, the imports (scipy.signal, neurokit2, torch) and the model
-  bundle: about 9 s of CPU, plus loading BERT when a note is given. An existing cluster
+  bundle: about 3.5 s on a quiet core (9 s under load), plus loading BERT when a note is given. An existing cluster
   (``scheduler=``) pays it once per worker for as long as the workers live, if ``score_one`` caches
   its model per process.
 - ``t_cluster``: starting a ``LocalCluster`` of ``w`` processes: 2-7 s; 0 with ``scheduler=``.

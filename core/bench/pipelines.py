@@ -114,22 +114,13 @@ def ours_all(m: Models, path: Path, note: str, st: Stages | None = None) -> dict
     with st("zero-shot"):
         zs = score_case(case, m.prompts, m.bundle, m.enc)
     top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
-    sh = None
-    if exact_shap_ok(m.bundle):  # exact enumeration only up to MAX_EXACT_FEATURES (v2 has more)
-        with st("SHAP top beat"):
-            sh = explain.shap_features(case, m.bundle, top)
+    with st("SHAP top beat"):  # exact up to MAX_EXACT_FEATURES, permutation sampling above (v2)
+        sh = explain.shap_features(case, m.bundle, top)
     with st("note attention"):
         att = explain.note_attention(note, m.enc)
     with st("note IG"):
         ig = note_ig(note, case, m.bundle, m.enc)
     return {"case": case, "zs": zs, "shap": sh, "att": att, "ig": ig, "top": top, "stages": st.t}
-
-
-def exact_shap_ok(bundle) -> bool:
-    """Whether ``core.explain.shap_features`` (exact enumeration) applies to this bundle's feature count."""
-    from core.explain.shap import MAX_EXACT_FEATURES
-
-    return len(bundle.config.features) <= MAX_EXACT_FEATURES
 
 
 def note_ig(note: str, case, bundle, enc, cached: bool = True):
@@ -199,10 +190,12 @@ def kernel_shap(case, bundle, beat_index: int, background: np.ndarray) -> np.nda
 
     model, conf = bundle.model, bundle.config
     win = torch.from_numpy(np.ascontiguousarray(case.beats.windows[beat_index], np.float32))  # [L, 360]
+    # fact-gated (v2) models: the ECG-only reading is explained, as core.explain.shap_features does
+    view = "ecg" if conf.fusion == "fact_gated" else case.view
     nv = None
-    if case.view == "fused":
+    if view == "fused":
         nv = torch.from_numpy(np.asarray(case.note.vector, np.float32))[None]
-    a, b = conf.calibration.get(case.view, [1.0, 0.0])
+    a, b = conf.calibration.get(view, [1.0, 0.0])
 
     def f(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -253,10 +246,8 @@ def naive_all(model_path: str, path: Path, note: str, st: Stages | None = None) 
     with st("zero-shot"):
         zs = score_case(case, prompts, bundle, enc)
     top = int(np.nanargmax(case.table["p_abnormal"].to_numpy(float)))
-    sh = None
-    if exact_shap_ok(bundle):
-        with st("SHAP top beat"):
-            sh = kernel_shap(case, bundle, top, naive_background(bundle))
+    with st("SHAP top beat"):
+        sh = kernel_shap(case, bundle, top, naive_background(bundle))
     with st("note attention"):
         att = explain.note_attention(note, enc)
     with st("note IG"):

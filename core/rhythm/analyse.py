@@ -97,7 +97,8 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
         st, ab = write_statements(episodes, t, dur)
         return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p)
     atrial = None
-    x = None if clean_mv is None else np.asarray(clean_mv, float).ravel()
+    # dtype kept (float32 from core.signal): the measures convert what they need, so a 24 h lead is not copied twice
+    x = None if clean_mv is None else np.asarray(clean_mv).ravel()
     cfs = float(clean_fs) if clean_fs else 360.0
     if x is not None and x.size:
         if not np.isfinite(x).all():

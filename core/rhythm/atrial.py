@@ -45,6 +45,25 @@ class AtrialActivity:
     dom_conc: np.ndarray
 
 
+#: 10 s spectrum blocks transformed at once (bounds the FFT's memory on long records).
+_SPECTRUM_BLOCKS = 256
+
+
+def _filtfilt_long(sos: np.ndarray, x: np.ndarray, fs: float, chunk_s: float = 600.0, pad_s: float = 20.0) -> np.ndarray:
+    """``sosfiltfilt`` in ``chunk_s`` pieces with ``pad_s`` of signal either side (bounded memory on 24 h
+    records). The 4-9 Hz band-pass's impulse response has died out long before ``pad_s``, so the result
+    equals one pass to rounding; records up to one chunk take the single pass."""
+    n, c, p = len(x), int(chunk_s * fs), int(pad_s * fs)
+    if n <= c + 2 * p:
+        return sosfiltfilt(sos, x)
+    out = np.empty_like(x)
+    for a in range(0, n, c):
+        b = min(n, a + c)
+        lo, hi = max(0, a - p), min(n, b + p)
+        out[a:b] = sosfiltfilt(sos, x[lo:hi])[a - lo:a - lo + (b - a)]
+    return out
+
+
 def _segments(x: np.ndarray, r: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows x[r + a : r + b] for every R sample r whose window lies inside x, and the mask of those r."""
     ok = (r + a >= 0) & (r + b <= len(x))
@@ -79,7 +98,7 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
     """Per-beat atrial activity measures (see module docstring). ``clean_mv`` the cleaned lead (mV) at
     ``fs`` (Hz); ``beat_time_s`` R-peak times (s); ``origin`` 'N'/'S'/'V' per beat (V beats are left out of
     the templates)."""
-    x = np.asarray(clean_mv, float).ravel()
+    x = np.array(clean_mv, float).ravel()  # our own copy: it becomes the QRST-cancelled residual in place
     t = np.asarray(beat_time_s, float)
     n = len(t)
     nan = np.full(n, np.nan)
@@ -102,7 +121,8 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
     a2, b2 = int(round(-0.25 * fs)), int(round(0.40 * fs))
     bseg, bok = _segments(x, r, a2, b2)
     btpl = _running_median(bseg, use[bok], template_beats)
-    res = x.copy()
+    r_amp = float(np.median(np.abs(x[r]))) or 1.0
+    res = x  # in place: the segments above are copies, and x itself is not needed any more
     rr_prev = np.r_[np.inf, np.diff(r)]
     rr_next = np.r_[np.diff(r), np.inf]
     for k, i in enumerate(np.flatnonzero(bok)):
@@ -111,17 +131,20 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
         lo = int(min(-a2, 0.4 * rr_prev[i]))
         hi = int(min(b2, 0.6 * rr_next[i]))
         res[r[i] - lo:r[i] + hi] -= btpl[k, -a2 - lo:-a2 + hi]
+    del bseg, btpl  # memory: on a 24 h record these are ~200 MB each, and the filter below needs room
     sos = butter(2, [4.0, 9.0], btype="band", fs=fs, output="sos")
-    band = sosfiltfilt(sos, res)
-    r_amp = float(np.median(np.abs(x[r]))) or 1.0
-    c = np.r_[0.0, np.cumsum(band ** 2)]
+    band = _filtfilt_long(sos, res, fs)
+    np.square(band, out=band)
+    c = np.concatenate([[0.0], np.cumsum(band)])
+    del band
     lo = np.r_[0, r[:-1]] + int(0.30 * fs)
     hi = r - int(0.08 * fs)
     good = (np.arange(n) > 0) & (hi - lo >= int(0.08 * fs))
     f_rel = nan.copy()
     f_rel[good] = np.sqrt((c[hi[good]] - c[lo[good]]) / (hi[good] - lo[good])) / r_amp
     # dominant atrial frequency per block of the QRS-blanked residual
-    blank = res.copy()
+    blank = res  # the residual is not needed after the band filter: blank it in place (a 24 h lead is 250 MB)
+    del res
     w = int(0.06 * fs)
     idx = (r[:, None] + np.arange(-w, w)[None, :]).ravel()
     blank[idx[(idx >= 0) & (idx < len(x))]] = 0.0
@@ -129,15 +152,18 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
     dom, conc = nan.copy(), nan.copy()
     nb = len(x) // L
     if nb >= 1:
-        blocks = blank[:nb * L].reshape(nb, L) * np.hanning(L)[None, :]
         nfft = 1 << int(np.ceil(np.log2(max(L, 4 * fs))))
-        p = np.abs(np.fft.rfft(blocks, nfft, axis=1)) ** 2
         f = np.fft.rfftfreq(nfft, 1.0 / fs)
         band_m, tot_m = (f >= 3) & (f <= 10), (f >= 2) & (f <= 12)
-        pk = f[band_m][np.argmax(p[:, band_m], 1)]
-        near = np.abs(f[None, :] - pk[:, None]) <= 0.5
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cc = (p * near).sum(1) / (p[:, tot_m]).sum(1)
+        win = np.hanning(L)[None, :]
+        pk, cc = np.empty(nb), np.empty(nb)
+        for s in range(0, nb, _SPECTRUM_BLOCKS):  # bounded memory on 24 h records (8,640 blocks)
+            e = min(nb, s + _SPECTRUM_BLOCKS)
+            p = np.abs(np.fft.rfft(blank[s * L:e * L].reshape(e - s, L) * win, nfft, axis=1)) ** 2
+            pk[s:e] = f[band_m][np.argmax(p[:, band_m], 1)]
+            near = np.abs(f[None, :] - pk[s:e, None]) <= 0.5
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cc[s:e] = (p * near).sum(1) / (p[:, tot_m]).sum(1)
         kb = np.minimum(r // L, nb - 1)
         dom, conc = pk[kb], cc[kb]
     return AtrialActivity(p_corr, p_tpl, f_rel, dom, conc)

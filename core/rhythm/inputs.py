@@ -42,7 +42,7 @@ def rhythm_inputs_from_beats(beats: Any, duration_s: float | None = None) -> dic
             duration_s = float(t[-1]) if n else 0.0
     vf = getattr(beats, "vf_episodes", None) or []
     clean = getattr(beats, "clean", None)
-    clean = None if clean is None or not len(clean) else np.asarray(clean, dtype=float).ravel()
+    clean = None if clean is None or not len(clean) else np.asarray(clean).ravel()  # dtype kept (see analyse)
     return dict(beat_time_s=t, duration_s=float(duration_s), pr_ms=_col(f, "pr_ms", n),
                 p_amp_mv=_col(f, "p_amp_mv", n), qrs_ms=_col(f, "qrs_ms", n), qrs_amp_mv=_col(f, "qrs_amp_mv", n),
                 paced=getattr(beats, "paced", None), unreadable=[(a / fs, b / fs) for a, b in vf], fs=fs,

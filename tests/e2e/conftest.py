@@ -7,6 +7,7 @@ reason otherwise. The app loads the shipped model, or a random one when none is 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -53,12 +54,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(bundle_dir, tmp_path_factory):
-    """URL of a freshly started app; the server is stopped after the session."""
+class AppDidNotStart(RuntimeError):
+    """The ``streamlit run`` process exited or was not healthy in time; the message ends with its log."""
+
+
+@contextlib.contextmanager
+def start_app(log: Path, bundle_dir: Path | None = None, timeout_s: float = 90.0):
+    """Run ``streamlit run app.py`` on a free localhost port (the shipped model, or ``bundle_dir``);
+    yields its URL once ``/_stcore/health`` answers, and stops the server afterwards."""
     port = _free_port()
-    env = {**os.environ, "CARDIOLENS_MODEL_DIR": str(bundle_dir), "PYTHONUNBUFFERED": "1"}
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if bundle_dir is not None:
+        env["CARDIOLENS_MODEL_DIR"] = str(bundle_dir)
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
@@ -66,7 +73,7 @@ def app_url(bundle_dir, tmp_path_factory):
             cwd=config.REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 90
+        deadline = time.time() + timeout_s
         while True:
             try:
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
@@ -74,7 +81,7 @@ def app_url(bundle_dir, tmp_path_factory):
             except OSError:
                 pass
             if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
+                raise AppDidNotStart(f"the app did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
         yield url
     finally:
@@ -83,6 +90,16 @@ def app_url(bundle_dir, tmp_path_factory):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(bundle_dir, tmp_path_factory):
+    """URL of a freshly started app; the server is stopped after the session."""
+    try:
+        with start_app(tmp_path_factory.mktemp("server") / "streamlit.log", bundle_dir) as url:
+            yield url
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

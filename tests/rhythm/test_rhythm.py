@@ -254,3 +254,26 @@ def test_real_201_af_training_record():
 def test_real_101_sinus():
     res = _real("101")
     assert not {"AF", "VT"} & kinds(res) and res.statements[0].startswith("Sinus rhythm")
+
+
+def test_long_band_pass_in_chunks_equals_one_pass():
+    """The 24 h path filters in 10-min pieces with 20 s of context: the result must equal one pass."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from core.rhythm.atrial import _filtfilt_long
+
+    fs = 100.0
+    x = np.random.default_rng(0).standard_normal(int(1500 * fs))  # 25 min: three pieces
+    sos = butter(2, [4.0, 9.0], btype="band", fs=fs, output="sos")
+    np.testing.assert_allclose(_filtfilt_long(sos, x, fs), sosfiltfilt(sos, x), atol=1e-9)
+
+
+def test_atrial_activity_leaves_its_input_alone():
+    """The residual is computed in place on the function's own copy, never on the caller's lead."""
+    from core.rhythm.atrial import measure_atrial_activity
+
+    t = np.arange(1.0, 59.0, 0.8)
+    x = synth_ecg(t, p_wave=True)
+    before = x.copy()
+    measure_atrial_activity(x, 360.0, t)
+    np.testing.assert_array_equal(x, before)
