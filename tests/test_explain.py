@@ -322,5 +322,5 @@ def test_fact_gradients_batched_matches_per_fact_loop(text_encoder):
         for t, w in enumerate(tok.word_ids(0)):
             if w is not None:
                 per_word[w] += attr[t]
-        np.testing.assert_allclose(both[j], per_word, atol=1e-6)
+        np.testing.assert_allclose(both[j], per_word, atol=1e-5)  # fp32 BERT: batch order moves the 6th digit
     assert err.shape == (2,) and np.all(err >= 0)

@@ -43,3 +43,24 @@ def test_analyse_case_restores_the_torch_thread_setting(bundle_dir):
         np.testing.assert_allclose(one.table["p_abnormal"], case.table["p_abnormal"], atol=1e-6)
     finally:
         torch.set_num_threads(before)
+
+
+def test_in_runs_marks_only_long_enough_runs():
+    from core.predict import _in_runs
+
+    m = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1], bool)
+    assert _in_runs(m, 3).tolist() == [False, False, False, True, True, True, False, True, True, True, True]
+    assert not _in_runs(np.zeros(4, bool), 3).any()
+
+
+@pytest.mark.slow
+def test_ventricular_tachycardia_of_223_is_read(mitdb_dir):
+    """223 (a DS1 training record) has 55 s of VT from 578 s; its V beats sit under the beat threshold
+    (V is held out of training), so the rhythm reading must find the run from morphology."""
+    from core.io import read_record
+    from core.model.bundle import load_bundle
+
+    bundle = load_bundle(config.MODELS_DIR / config.DEFAULT_MODEL_VERSION)
+    case = analyse_case(read_record(mitdb_dir / "223.hea"), None, bundle)
+    vt = [e for e in case.rhythm.episodes if e.kind == "VT" and e.end_s > 578.3 and e.start_s < 633.3]
+    assert vt, [(e.kind, e.start_s) for e in case.rhythm.episodes if e.kind == "VT"]

@@ -6,7 +6,8 @@
 - Bigeminy / trigeminy: a normal beat followed by one ectopic beat (N X), or two normal beats followed by one
   (N N X), repeated for at least ``min_cycles`` cycles in a row (ventricular or supraventricular; the
   episode detail says which).
-Episode times run from the first to the last beat of the run or pattern (s).
+Episode times (s): a run from its first beat to the beat after its last (where the next rhythm
+begins, as MIT-BIH marks rhythm changes); a pattern from its first to its last beat.
 """
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def detect_runs(beat_time_s: np.ndarray, origin: np.ndarray, *, min_run: int = 3
             if rate < min_rate_bpm:
                 continue
             conf = float(min(1.0, 0.5 + (b - a + 1 - min_run) / 10 + (rate - min_rate_bpm) / 200))
-            out.append(Episode(kind, float(t[a]), float(t[b]), conf, f"{b - a + 1} beats, {rate:.0f} bpm"))
+            # the run lasts until the next beat starts the following rhythm (as MIT-BIH marks rhythm changes)
+            end = float(t[b + 1]) if b + 1 < n else float(t[b])
+            out.append(Episode(kind, float(t[a]), end, conf, f"{b - a + 1} beats, {rate:.0f} bpm"))
     in_run = np.zeros(n, bool)
     for e in out:
         in_run |= (t >= e.start_s) & (t <= e.end_s)

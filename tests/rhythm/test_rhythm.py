@@ -60,7 +60,7 @@ def test_vt_run_and_pvc():
     q[66] = 150.0
     res = analyse_rhythm(t, t[-1] + 1, qrs_ms=q)
     vt = [e for e in res.episodes if e.kind == "VT"]
-    assert len(vt) == 1 and vt[0].start_s == pytest.approx(t[30]) and vt[0].end_s == pytest.approx(t[34])
+    assert len(vt) == 1 and vt[0].start_s == pytest.approx(t[30]) and vt[0].end_s == pytest.approx(t[35])  # until the next beat
     assert "1 ventricular premature beat" in res.statements
     assert res.abnormal
 
