@@ -67,7 +67,7 @@ def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.nda
 def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
                    p_amp_mv=None, qrs_ms=None, paced=None, unreadable=None, fs: float | None = None, *,
                    qrs_amp_mv=None, p_s=None, p_threshold: float = 0.5, clean_mv=None,
-                   clean_fs: float | None = None) -> RhythmResult:
+                   clean_fs: float | None = None, ventricular_like=None) -> RhythmResult:
     """Read the rhythm of one record.
 
     ``beat_time_s`` R-peak times (s, increasing); ``duration_s`` record length (s; default last beat);
@@ -78,7 +78,9 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     ``fs`` (Hz) is accepted for provenance only (all inputs are already in s/ms); ``p_s`` optional P(S);
     ``clean_mv`` the cleaned primary lead (mV) at ``clean_fs`` Hz (default 360, CardioLens' model rate), from
     which P waves, f waves (``core.rhythm.atrial``) and the dominant-beat morphology (``core.rhythm.origin``)
-    are measured; without it only RR, PR and QRS measures are used.
+    are measured; without it only RR, PR and QRS measures are used. ``ventricular_like`` (bool per beat)
+    marks further beats whose RR intervals the AF measures leave out as ectopic (Dash 2009), without
+    counting them as ventricular beats anywhere else.
     """
     t = np.asarray(beat_time_s, float).ravel()
     if t.size and (not np.isfinite(t).all() or np.any(np.diff(t) <= 0)):
@@ -120,7 +122,9 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     paced_m = _inside(t, episodes, ("PACED",))
     # thresholds per evidence: with the cleaned lead P absence is measured, so RR may be less irregular
     af_kw = dict(cosen_min=-1.4, nrmssd_min=0.10) if atrial is not None else dict(cosen_min=-1.2, nrmssd_min=0.15)
-    episodes += detect_af(t, origin, pr, pa, exclude=unread | paced_m, atrial=atrial, **af_kw)
+    vl = _opt(ventricular_like, n, "ventricular_like", dtype=bool)
+    af_origin = origin if vl is None else np.where(vl & (origin != "Q"), "V", origin)
+    episodes += detect_af(t, af_origin, pr, pa, exclude=unread | paced_m, atrial=atrial, **af_kw)
     af_m = _inside(t, episodes, ("AF", "AFL"))
     runs = detect_runs(t, np.where(unread, "Q", origin), exclude_svt=af_m | paced_m)
     episodes += runs

@@ -277,3 +277,24 @@ def test_atrial_activity_leaves_its_input_alone():
     before = x.copy()
     measure_atrial_activity(x, 360.0, t)
     np.testing.assert_array_equal(x, before)
+
+
+def test_ventricular_like_beats_leave_af_measures_only(monkeypatch):
+    """``ventricular_like`` beats reach the AF detector as 'V' (their RR intervals are left out), but are not
+    counted as ventricular premature beats in the statements."""
+    import core.rhythm.analyse as an
+
+    seen = {}
+    real = an.detect_af
+
+    def spy(t, origin, *a, **k):
+        seen["origin"] = np.asarray(origin).copy()
+        return real(t, origin, *a, **k)
+
+    monkeypatch.setattr(an, "detect_af", spy)
+    t = np.cumsum(np.full(60, 0.8))
+    vl = np.zeros(60, bool)
+    vl[[10, 30, 50]] = True
+    res = an.analyse_rhythm(t, t[-1] + 1, beat_class=np.full(60, "N", dtype=object), ventricular_like=vl)
+    assert (seen["origin"][vl] == "V").all() and (seen["origin"][~vl] == "N").all()
+    assert not any("ventricular premature" in s for s in res.statements)
