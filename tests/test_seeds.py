@@ -50,6 +50,16 @@ def test_aggregate_ships_the_best_oof_seed_not_the_best_test_seed(tmp_path):
     assert abs(summ["mean"] - 0.895) < 1e-12 and summ["n"] == 2
 
 
+def test_aggregate_keeps_the_oof_predictions_out_of_the_shipped_bundle(tmp_path):
+    from core.training.seeds import OOF_FILE
+
+    runs = [_fake_run(tmp_path, 0, 0.90, 0.99)]
+    (runs[0] / OOF_FILE).write_bytes(b"x")
+    (runs[0] / "weights.pt").write_bytes(b"w")
+    aggregate_seeds(runs, tmp_path / "shipped", log=lambda *_: None)
+    assert (tmp_path / "shipped" / "weights.pt").is_file() and not (tmp_path / "shipped" / OOF_FILE).exists()
+
+
 @pytest.mark.slow
 def test_no_test_note_equals_a_training_note():
     """201 (DS1) and 202 (DS2) are one patient with byte-identical headers: their notes must still differ."""

@@ -48,6 +48,10 @@ FACT_TEST_NOTES = {"pacemaker": "Permanent pacemaker in situ.", "known_af": "Kno
 CLASSES = ("N", "S", "V", "Q")
 
 
+#: Calibrated record-grouped OOF predictions of a run (``record, sample, aami, ecg, fused, note``).
+OOF_FILE = "oof.npz"
+
+
 def n_flagged_threshold(p: np.ndarray, is_normal: np.ndarray, target: float = N_FLAGGED_TARGET) -> float:
     """Lowest threshold that flags at most ``target`` of the normal beats (p >= threshold is flagged)."""
     pn = np.sort(np.asarray(p, float)[np.asarray(is_normal, bool)])
@@ -134,6 +138,11 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     # so a note that states no fact gives exactly the ECG-only probability and flags
     calibration["fused"], thresholds["fused"] = calibration["ecg"], thresholds["ecg"]
     oof_p = {h: calibrated(oof[h][oof_mask], calibration[h]) for h in oof}
+    # The calibrated OOF predictions themselves, so that a later threshold rule can be fixed on them in
+    # advance (training records only); kept in the run folder, never copied into a shipped bundle.
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / OOF_FILE, record=ref.record[oof_mask].astype(str), sample=ref.sample[oof_mask],
+                        aami=aami[oof_mask].astype(str), **{h: oof_p[h].astype(np.float32) for h in oof_p})
     on_svdb = np.isin(ref.record[oof_mask], svdb_recs)
     metrics: dict = {"seed": opts.seed, "options": asdict(opts), "features": feats, "facts": facts,
                      "split": {"train": train_recs, "test": test_recs}, "threshold_rule": f"OOF normal beats flagged <= {N_FLAGGED_TARGET}",
@@ -276,7 +285,7 @@ def aggregate_seeds(run_dirs: list[Path], out_dir: Path, log=print) -> dict:
                                                           "train_minutes": r["train_seconds"] / 60} for r in runs]}
     out_dir = Path(out_dir)
     if out_dir.resolve() != Path(run_dirs[pick]).resolve():
-        shutil.copytree(run_dirs[pick], out_dir, dirs_exist_ok=True)
+        shutil.copytree(run_dirs[pick], out_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OOF_FILE))
     (out_dir / "metrics.json").write_text(json.dumps(shipped, indent=2, default=float))
     log(f"shipped seed {runs[pick]['seed']} of {[r['seed'] for r in runs]} -> {out_dir}")
     return shipped
