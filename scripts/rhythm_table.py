@@ -8,7 +8,6 @@ Reporting only: nothing here is tuned on these records.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 import wfdb
@@ -17,16 +16,14 @@ from core import config
 from core.io import read_record
 from core.model.bundle import load_bundle
 from core.predict import analyse_case
+from core.text.notes import rhythm_durations
 
 
 def reference_minutes(path: Path) -> str:
-    """'N 16.0, B 13.9, ...': minutes under each reference rhythm label, longest first."""
+    """'N 16.0, B 13.9, ...': minutes under each reference rhythm label (``core.text.notes.rhythm_durations``)."""
     ann, hdr = wfdb.rdann(str(path), "atr"), wfdb.rdheader(str(path))
-    marks = [(s / ann.fs, a.strip("\x00").lstrip("(")) for s, a in zip(ann.sample, ann.aux_note) if a.startswith("(")]
-    dur: Counter = Counter()
-    for i, (t, lab) in enumerate(marks):
-        dur[lab] += (marks[i + 1][0] if i + 1 < len(marks) else hdr.sig_len / hdr.fs) - t
-    return ", ".join(f"{k} {v / 60:.1f}" for k, v in dur.most_common())
+    dur = rhythm_durations(ann.sample, ann.aux_note, hdr.sig_len)
+    return ", ".join(f"{k.lstrip('(')} {v / hdr.fs / 60:.1f}" for k, v in sorted(dur.items(), key=lambda kv: -kv[1]))
 
 
 def main() -> None:

@@ -66,6 +66,7 @@ def detect_runs(beat_time_s: np.ndarray, origin: np.ndarray, *, min_run: int = 3
         return []
     skip = np.zeros(n, bool) if exclude_svt is None else np.asarray(exclude_svt, bool)
     out: list[Episode] = []
+    in_run = np.zeros(n, bool)  # the run's own beats (its episode also reaches the next beat)
     for code, kind in (("V", "VT"), ("S", "SVT")):
         mask = org == code
         if kind == "SVT":
@@ -81,9 +82,7 @@ def detect_runs(beat_time_s: np.ndarray, origin: np.ndarray, *, min_run: int = 3
             # the run lasts until the next beat starts the following rhythm (as MIT-BIH marks rhythm changes)
             end = float(t[b + 1]) if b + 1 < n else float(t[b])
             out.append(Episode(kind, float(t[a]), end, conf, f"{b - a + 1} beats, {rate:.0f} bpm"))
-    in_run = np.zeros(n, bool)
-    for e in out:
-        in_run |= (t >= e.start_s) & (t <= e.end_s)
+            in_run[a:b + 1] = True
     out += _patterns(t, org, 2, "BIGEMINY", min_cycles, skip | in_run)
     out += _patterns(t, org, 3, "TRIGEMINY", min_cycles, skip | in_run)
     return sorted(out, key=lambda e: e.start_s)

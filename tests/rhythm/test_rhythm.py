@@ -298,3 +298,13 @@ def test_ventricular_like_beats_leave_af_measures_only(monkeypatch):
     res = an.analyse_rhythm(t, t[-1] + 1, beat_class=np.full(60, "N", dtype=object), ventricular_like=vl)
     assert (seen["origin"][vl] == "V").all() and (seen["origin"][~vl] == "N").all()
     assert not any("ventricular premature" in s for s in res.statements)
+
+
+def test_beat_after_a_run_can_start_a_pattern():
+    """A run's episode reaches the next beat, but that beat is not the run's: it may start a bigeminy."""
+    from core.rhythm.runs import detect_runs
+
+    org = np.array(list("NNNNVVV" + "SN" * 6 + "NNNN"))
+    t = np.cumsum(np.where(org == "V", 0.4, 0.8))
+    big = [e for e in detect_runs(t, org) if e.kind == "BIGEMINY"]
+    assert big and "6 cycles" in big[0].detail
