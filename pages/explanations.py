@@ -97,7 +97,9 @@ def _shap_beat(case, bundle, ex, i: int) -> None:
                     f"probability {e.base_value + np.sum(e.values):.3f}** (model output {e.prediction:.3f})")
         st.dataframe(shap_table(e.feature_names, e.values, e.base_value, e.data, e.units), hide_index=True,
                      width="stretch")
-        st.caption("Exact Shapley values over the clinical features against training beats; the waveform "
+        method = e.meta.get("method", "exact enumeration")
+        how = "Exact Shapley values" if method == "exact enumeration" else f"Shapley values estimated by {method}"
+        st.caption(f"{how} over the clinical features against training beats; the waveform "
                    "shape and the note are held fixed. Red raises, blue lowers the abnormal probability.")
 
 

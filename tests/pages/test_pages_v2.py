@@ -189,6 +189,9 @@ def test_explanations_attention_and_fact_ig(v2_env, afib):
     ig = [d for d in _frames(at) if "total" in d.columns]
     assert ig and set(afib[0].note_effect["facts_used"]) <= set(ig[0].columns)
     assert any("Where they agree" in m.value for m in at.markdown)
+    # v2 has 29 features: the SHAP caption must not claim an exact enumeration
+    shap_caps = [c.value for c in at.caption if "Shapley values" in c.value]
+    assert shap_caps and all("estimated by" in c and "Exact" not in c for c in shap_caps)
 
 
 def test_case_page_hint_and_typed_note_kept(v2_env):
