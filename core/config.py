@@ -14,9 +14,10 @@ MODELS_DIR = ASSETS_DIR / "models"
 
 #: The model version the app and the CLI load unless told otherwise (env CARDIOLENS_MODEL).
 DEFAULT_MODEL_VERSION = os.environ.get("CARDIOLENS_MODEL", "v2")
-#: The bundle `python -m core zeroshot` uses unless told otherwise: v1 never saw V or F labels (v2's
-#: classifier did), so only its V/F scores are zero-shot (env CARDIOLENS_ZEROSHOT_MODEL).
-ZEROSHOT_MODEL_VERSION = os.environ.get("CARDIOLENS_ZEROSHOT_MODEL", "v1")
+#: The bundle `python -m core zeroshot` uses unless told otherwise (env CARDIOLENS_ZEROSHOT_MODEL): zs, the
+#: CLIP recipe seed001 trained with S and Q as the only abnormal classes, so V and F beats never entered its
+#: training and its V/F scores are zero-shot (v2's classifier saw V labels).
+ZEROSHOT_MODEL_VERSION = os.environ.get("CARDIOLENS_ZEROSHOT_MODEL", "zs")
 DEFAULT_PROMPT_BANK = PROMPTS_DIR / "bank.csv"
 
 #: Rate every signal is resampled to before beats are cut (Hz) and the beat window (samples = 1 s).

@@ -186,7 +186,7 @@ def kernel_shap(case, bundle, beat_index: int, background: np.ndarray) -> np.nda
     import shap
     import torch
 
-    from core.model.inference import feature_matrix
+    from core.model.inference import blend_booster, feature_matrix
 
     model, conf = bundle.model, bundle.config
     win = torch.from_numpy(np.ascontiguousarray(case.beats.windows[beat_index], np.float32))  # [L, 360]
@@ -210,7 +210,7 @@ def kernel_shap(case, bundle, beat_index: int, background: np.ndarray) -> np.nda
                 else:
                     ntz = model.encode_text(nv)
                     logits.append(model.logit_fused(e, zk, nv.expand(n, -1), ntz.expand(n, -1), fs))
-            return torch.sigmoid(a * torch.stack(logits, 1).mean(1) + b).double().numpy()
+            return torch.sigmoid(a * blend_booster(model, torch.stack(logits, 1).mean(1), x) + b).double().numpy()
 
     x = feature_matrix(case.beats.features.iloc[[beat_index]], conf.features)
     # The model imputes NaN with the training median; give KernelSHAP the imputed row (same output).

@@ -51,7 +51,7 @@ def _deletion_one(case, bundle, i: int, k: int, n_random: int, bg_mean: np.ndarr
     for r, cols in enumerate([top] + rand):
         rows[r, cols] = bg_mean[cols]
     with torch.no_grad():
-        p = head.prob(head.logits(base + (_scaled(model, rows) @ head.w_feat.T)[:, None, :])).double().numpy()
+        p = head.prob(head.logits(base + (_scaled(model, rows) @ head.w_feat.T)[:, None, :], rows)).double().numpy()
     d = np.abs(p - exp.prediction)
     return float(d[0]), float(d[1:].mean()) if n_random else float("nan")
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from core.explain.explanation import explain_assets
+from core.model.inference import blend_booster
 
 
 # ---- the shown head, rebuilt from its first linear layer -----------------------------------------
@@ -29,10 +30,15 @@ class _Head:
     ecg_pre: torch.Tensor  # [n_beats, L, H] ECG-part contribution per lead
     note_pre: torch.Tensor  # [H] note contribution (zeros for the ECG head or without a note)
     calib: tuple[float, float]
+    model: torch.nn.Module | None = None  # for the feature booster blended into the ECG logit
 
-    def logits(self, pre: torch.Tensor) -> torch.Tensor:
-        """Pre-activations ``[..., L, H]`` -> lead-averaged logits ``[...]``."""
-        return self.rest(pre).squeeze(-1).mean(-1)
+    def logits(self, pre: torch.Tensor, raw_features: np.ndarray | None = None) -> torch.Tensor:
+        """Pre-activations ``[..., L, H]`` -> lead-averaged logits ``[...]``; with the raw feature rows
+        ``[..., F]`` of the same beats, the model's feature booster is blended in (``blend_booster``)."""
+        net = self.rest(pre).squeeze(-1).mean(-1)
+        if raw_features is None or self.model is None or self.view != "ecg":  # the booster moves the ECG logit only
+            return net
+        return blend_booster(self.model, net, raw_features)
 
     def prob(self, logits: torch.Tensor) -> torch.Tensor:
         a, b = self.calib
@@ -74,7 +80,7 @@ def _build_head(case, bundle, view: str, beat_idx: np.ndarray) -> _Head:
                 note_pre = _note_part(model, torch.from_numpy(np.asarray(case.note.vector, np.float32))[None])[0] @ w_note.T
     calib = tuple(float(v) for v in bundle.config.calibration.get(view, [1.0, 0.0]))
     return _Head(view=view, rest=rest, w_ecg=w[:, :d_e], w_note=w_note, w_feat=w[:, w.shape[1] - n_f :], bias=first.bias.detach(),
-                 ecg_pre=ecg_pre, note_pre=note_pre, calib=calib)
+                 ecg_pre=ecg_pre, note_pre=note_pre, calib=calib, model=model)
 
 
 def _scaled(model, raw: np.ndarray) -> torch.Tensor:

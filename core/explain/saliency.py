@@ -13,7 +13,9 @@ def beat_saliency(case, bundle, beat_index: int, n_steps: int = 32) -> np.ndarra
     """Integrated Gradients of the shown head's logit w.r.t. the primary-lead window ``[360]``.
 
     Baseline: a flat (all-zero) window; the other leads, the features and the note stay fixed, so the
-    attributions sum to logit(beat) - logit(primary lead flat). Units: logit per sample (360 Hz).
+    attributions sum to logit(beat) - logit(primary lead flat). Units: logit per sample (360 Hz). With a
+    feature booster (``core.model.booster``) this is the network's logit, the waveform evidence the trees read:
+    trees have no gradient.
     """
     from captum.attr import IntegratedGradients
 

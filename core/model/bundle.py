@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from core import config as cfg
+from core.model.booster import load_booster, save_booster
 from core.model.config import ModelConfig
 from core.model.nets import CardioLensModel
 from core.text.recognizer import FactRecognizer, load_recognizer
@@ -38,6 +39,8 @@ def save_bundle(model: CardioLensModel, folder: Path, metrics: dict | None = Non
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(model.config.to_json())
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder / "weights.pt")
+    if getattr(model, "booster", None) is not None:
+        save_booster(model.booster, folder)
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     return folder
@@ -60,6 +63,8 @@ def load_bundle(path: str | Path | None = None) -> ModelBundle:
     model = CardioLensModel(conf)
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
+    if conf.booster_weight > 0:
+        model.booster = load_booster(folder)
     model.eval()
     metrics_path = folder / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}

@@ -82,8 +82,12 @@ class ModelConfig:
     fusion: str = "concat"
     facts: list[str] = field(default_factory=list)  # fact vocabulary, recognizer order (core.text.facts)
     fact_inputs: dict = field(default_factory=dict)  # fact -> feature names it may read
+    fact_directions: dict = field(default_factory=dict)  # fact -> +1 / -1 / 0 (core.text.facts.Fact.direction)
     fact_tau: float = 0.75  # recognizer probability below which a fact has exactly no effect
     max_residual: float = 2.0  # largest logit change one fact can make
+    #: weight w of the feature booster's log-odds in the ECG logit, (1 - w) * network + w * booster
+    #: (core.model.booster; 0 = no booster, as in v1)
+    booster_weight: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -11,6 +11,8 @@ by reading the ECG inputs each fact bears on.
   missing from the model's feature list is a bounded per-record prior shift (a learned constant).
 - ``bound_k = max_residual * sigmoid(s_k)`` < ``max_residual`` logits: a wrong note does bounded harm,
   |fused - ecg| <= sum over stated facts of ``max_residual``.
+- a fact with a direction (``facts.Fact.direction``) uses ``sigmoid`` (+1: may only raise) or ``-sigmoid`` (-1: may
+  only lower) instead of ``tanh``: "pacemaker" can never make a beat look less abnormal.
 
 The head never sees the note's BERT vector, only K fact probabilities, so it cannot memorise patients.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,11 +40,12 @@ class FactGatedHead(nn.Module):
 
     ``facts``: fact names in the recognizer's order; ``feature_names``: columns of the feature matrix
     passed to ``forward`` (scaled, NaN allowed: imputed to 0 = the training mean after scaling);
-    ``fact_inputs``: fact -> declared input names (``facts.FACTS``). ``max_residual`` in logits.
+    ``fact_inputs``: fact -> declared input names (``facts.FACTS``). ``max_residual`` in logits; ``directions``:
+    fact -> +1 / -1 / 0 (``facts.Fact.direction``; absent = 0, as in bundles trained before it).
     """
 
     def __init__(self, facts: Sequence[str], feature_names: Sequence[str], fact_inputs: Mapping[str, Sequence[str]],
-                 max_residual: float = 2.0, hidden: int = 8, tau: float = 0.5):
+                 max_residual: float = 2.0, hidden: int = 8, tau: float = 0.5, directions: Mapping[str, int] | None = None):
         super().__init__()
         if not 0.0 <= tau < 1.0:
             raise ValueError(f"tau must be in [0, 1), not {tau}.")
@@ -49,6 +53,7 @@ class FactGatedHead(nn.Module):
             raise ValueError(f"max_residual must be > 0 logits, not {max_residual}.")
         self.facts, self.feature_names = tuple(facts), tuple(feature_names)
         self.max_residual, self.tau = float(max_residual), float(tau)
+        self.directions = {f: int(np.sign((directions or {}).get(f, 0))) for f in self.facts}
         cols = {n: i for i, n in enumerate(self.feature_names)}
         self.inputs: dict[str, list[int]] = {}
         self.uses_logit: dict[str, bool] = {}
@@ -80,8 +85,9 @@ class FactGatedHead(nn.Module):
             if self.uses_logit[f]:
                 parts.append(ecg_logit.detach()[:, None])
             inp = torch.cat(parts, 1) if parts else x.new_zeros(len(x), 0)
-            out.append(self.residual[f](inp)[:, 0])
-        return torch.tanh(torch.stack(out, 1)) * self.bounds()
+            r = self.residual[f](inp)[:, 0]
+            out.append(torch.tanh(r) if self.directions[f] == 0 else self.directions[f] * torch.sigmoid(r))
+        return torch.stack(out, 1) * self.bounds()
 
     def forward(self, ecg_logit: torch.Tensor, features: torch.Tensor, fact_probs: torch.Tensor) -> torch.Tensor:
         """Fused logits ``[n]`` from ECG-only logits ``[n]``, scaled features ``[n, F]`` and the note's fact

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.model.booster import booster_logit
 from core.model.nets import CardioLensModel
 
 
@@ -44,6 +45,17 @@ def feature_matrix(beats_df, features: list[str]) -> np.ndarray:
     return np.stack(cols, 1) if cols else np.zeros((len(beats_df), 0), np.float32)
 
 
+def blend_booster(model: CardioLensModel, network_logit: torch.Tensor, raw_features: np.ndarray) -> torch.Tensor:
+    """The ECG logit: ``(1 - w) * network + w * booster`` log-odds (``core.model.booster``); the network logit
+    unchanged when the model has no booster. ``raw_features`` ``[..., F]`` match the logit's leading shape."""
+    w = float(model.config.booster_weight)
+    if model.booster is None or w <= 0:
+        return network_logit
+    raw = np.asarray(raw_features, np.float64)
+    boost = booster_logit(model.booster, raw.reshape(-1, raw.shape[-1])).reshape(raw.shape[:-1])
+    return (1.0 - w) * network_logit + w * torch.as_tensor(boost, dtype=network_logit.dtype)
+
+
 @torch.no_grad()
 def predict_logits(model: CardioLensModel, windows: np.ndarray, features: np.ndarray, note_vec: np.ndarray | None,
                    batch_size: int = 2048, fact_probs: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -67,6 +79,7 @@ def predict_logits(model: CardioLensModel, windows: np.ndarray, features: np.nda
         emb, z = model.encode_ecg(w.reshape(b * n_leads, -1))
         emb, z = emb.reshape(b, n_leads, -1), z.reshape(b, n_leads, -1)
         le = torch.stack([model.logit_ecg(emb[:, k], z[:, k], fsc) for k in range(n_leads)], 1).mean(1)
+        le = blend_booster(model, le, features[i : i + batch_size])
         out["ecg"].append(le.numpy())
         out["z"].append(F.normalize(z, dim=-1).mean(1).numpy())
         if fp is not None:  # v2: the ECG logit moved by the recognised facts

@@ -103,11 +103,14 @@ class CardioLensModel(nn.Module):
             # the note reaches the reading only through recognised facts: a prior (note-only) and
             # bounded, fact-specific residuals on the ECG logit (fused); see core.model.fusion
             self.head_note = nn.Linear(len(c.facts), 1)
-            self.head_fused = FactGatedHead(c.facts, c.features, c.fact_inputs, c.max_residual, tau=c.fact_tau)
+            self.head_fused = FactGatedHead(c.facts, c.features, c.fact_inputs, c.max_residual, tau=c.fact_tau,
+                                            directions=c.fact_directions)
         else:
             self.head_note = _head(t_dim)
             self.head_fused = _head(e_dim + t_dim + n_f)
         self.decoder = ReconstructionDecoder(c.embed_dim, c.window)
+        #: feature booster blended into the ECG logit (core.model.booster); set by the bundle loader or trainer
+        self.booster = None
         self.register_buffer("f_fill", torch.tensor(c.feature_fill or [0.0] * n_f, dtype=torch.float32))
         self.register_buffer("f_mean", torch.tensor(c.feature_mean or [0.0] * n_f, dtype=torch.float32))
         self.register_buffer("f_std", torch.tensor(c.feature_std or [1.0] * n_f, dtype=torch.float32))

@@ -42,6 +42,28 @@ def _fact_lines(per_seed: list) -> list[str]:
     return out
 
 
+#: The model issue's targets: (section, view, key, ">=" or "<=", target); judged on the mean over seeds.
+TARGETS = [("test", "ecg_only", k, op, t) for k, op, t in (
+    ("auc", ">=", 0.985), ("S_vs_N_auc", ">=", 0.97), ("S_sensitivity", ">=", 0.80), ("S_ppv", ">=", 0.50),
+    ("N_flagged_rate", "<=", 0.02), ("Q_sensitivity", ">=", 0.99), ("V_flagged_rate", ">=", 0.95), ("ece", "<=", 0.03))] + [
+    ("oof_svdb", "ecg", k, op, t) for k, op, t in (
+        ("auc", ">=", 0.97), ("S_sensitivity", ">=", 0.80), ("S_ppv", ">=", 0.60), ("N_flagged_rate", "<=", 0.03))]
+_SECTION_NAMES = {"test": "DS2 + 107, 217, detected peaks, ECG only", "oof_svdb": "SVDB record-grouped CV, ECG only"}
+
+
+def targets_table(summary: Mapping) -> str:
+    """The model issue's targets beside the mean ± sd over seeds, each marked met or missed (on the mean)."""
+    lines = ["| where | figure | target | mean ± sd | |", "|---|---|---|---|---|"]
+    for section, view, key, op, target in TARGETS:
+        stat = summary.get(section, {}).get(view, {}).get(key)
+        if not stat or stat.get("mean") is None:
+            continue
+        met = stat["mean"] >= target if op == ">=" else stat["mean"] <= target
+        lines.append(f"| {_SECTION_NAMES[section]} | {SEED_COLUMNS[key]} | {op} {target:g} | {_cell(stat)} | "
+                     f"{'met' if met else '**missed**'} |")
+    return "\n".join(lines)
+
+
 def seed_tables_markdown(metrics: Mapping) -> str:
     """All v2 result tables, in the order the README and the model card show them."""
     seeds = metrics["seeds"]
@@ -51,6 +73,7 @@ def seed_tables_markdown(metrics: Mapping) -> str:
     out = [f"**DS2 + 107, 217, our own R-peak detector — mean ± sd over {n} training seeds ({', '.join(map(str, seeds['seeds']))}); "
            f"thresholds from record-grouped OOF on the training records ({metrics.get('threshold_rule', '')}); shipped seed "
            f"{seeds['shipped_seed']} ({seeds['rule']})**", _table(test, HEADLINE_VIEWS),
+           "**The model issue's targets** (mean over seeds)", targets_table(summ),
            "**The same without record 202** (same patient as training record 201)", _table(test, HEADLINE_VIEWS, " without 202"),
            "**What the note does (counterfactual notes on the same ECGs)**", _table(test, COUNTERFACTUAL_VIEWS),
            f"beats whose flag differs between the two irrelevant notes: {_cell(test.get('_flag_changes_between_irrelevant_notes'))}; "

@@ -50,24 +50,28 @@ class Fact:
     description: str
     effect: str
     ecg_inputs: tuple[str, ...]  # feature names (core.signal.beats.BEAT_FEATURE_UNITS) the fact bears on
+    #: which way the fact may move a beat's abnormality logit: +1 only up (a pacemaker makes paced beats, AAMI Q,
+    #: expected and never makes another beat less suspicious), -1 only down (a known baseline explains a finding
+    #: away), 0 either way
+    direction: int = 0
 
 
 FACTS: tuple[Fact, ...] = (
     Fact("PACEMAKER", "permanent pacemaker (any mode)",
          "paced beats are expected; a pacing spike before a wide QRS is this patient's normal",
-         ("spike_amp_mv", "paced_spike", "qrs_ms", "qrs_width_rel", "template_dist", "rr_pre_record_ratio")),
+         ("spike_amp_mv", "paced_spike", "qrs_ms", "qrs_width_rel", "template_dist", "rr_pre_record_ratio"), direction=+1),
     Fact("AF_FLUTTER", "known atrial fibrillation or flutter (paroxysmal or permanent)",
          "an irregular RR without P waves is the baseline, not by itself an ectopic beat",
-         ("rr_pre_local_ratio", "rr_pre_prev10_ratio", "rr_post_prev10_ratio", "rr_pre_regular_ratio", "rr_post_pre_ratio", "hrv_rmssd_ms", "p_template_corr")),
+         ("rr_pre_local_ratio", "rr_pre_prev10_ratio", "rr_post_prev10_ratio", "rr_pre_regular_ratio", "rr_post_pre_ratio", "hrv_rmssd_ms", "p_template_corr"), direction=-1),
     Fact("BBB", "left or right bundle-branch block (QRS-widening conduction disease)",
          "a wide QRS is this patient's baseline, not by itself a ventricular beat",
-         ("qrs_ms", "qrs_width_rel", "qrs_amp_mv", "t_amp_mv", "template_dist")),
+         ("qrs_ms", "qrs_width_rel", "qrs_amp_mv", "t_amp_mv", "template_dist"), direction=-1),
     Fact("AV_BLOCK", "first-degree AV block or higher-grade heart block",
          "a long PR is the baseline; dropped or escape beats are expected",
          ("pr_ms", "rr_pre_local_ratio", "rr_post_pre_ratio")),
     Fact("SICK_SINUS", "sick sinus syndrome, sinus pauses or sinus bradycardia",
          "pauses and slow rates are expected; beats after a pause are escape, not premature",
-         ("rr_pre_ms", "rr_pre_local_ratio", "rr_pre_regular_ratio")),
+         ("rr_pre_ms", "rr_pre_local_ratio", "rr_pre_regular_ratio"), direction=-1),
     Fact("DIGOXIN", "on digoxin",
          "digoxin slows AV conduction and can cause ectopy; scooped ST, long PR",
          ("pr_ms", "t_amp_mv", "rr_pre_local_ratio")),

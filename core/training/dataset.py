@@ -13,6 +13,7 @@ and this file), so a change to the pipeline can never be served stale beats.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -138,9 +139,17 @@ def build_beat_table(data_dir: Path, records, peaks: str = "reference", workers:
         database={r: p["database"] for r, p in zip(records, parts)},
     )
     if cache:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        pd.to_pickle(table, path)
+        _write_pickle(table, path)
     return table
+
+
+def _write_pickle(obj, path: Path) -> None:
+    """Pickle to a temporary file, then rename: two training runs sharing the cache never read a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    pd.to_pickle(obj, tmp)
+    os.replace(tmp, path)
 
 _NUMBERS = re.compile(r" \([^)]*\bms\)")
 
@@ -178,8 +187,7 @@ class TextCache:
             for t, v in zip(new, self.encoder.embed(new)):
                 self.vectors[t] = v
             if self.path is not None:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                pd.to_pickle(self.vectors, self.path)
+                _write_pickle(self.vectors, self.path)
         return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, self.encoder.hidden_size), np.float32)
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from core.model.config import ModelConfig
 from core.model.nets import CardioLensModel
+from core.text.facts import FACTS
 from core.training.dataset import TrainData
 from core.training.losses import (
     masked_reconstruction,
@@ -62,6 +63,8 @@ class TrainOptions:
     fusion: str = "concat"
     abnormal_classes: tuple[str, ...] = ("S", "Q")
     note_variants: int = 8  # referral-note paraphrases per training record (fact-gated fusion)
+    #: weight of the feature booster in the ECG logit (core.model.booster); 0 = network only (v1)
+    booster_weight: float = 0.0
 
 
 def fit_feature_scaling(features: np.ndarray) -> tuple[list[float], list[float], list[float]]:
@@ -91,6 +94,7 @@ def train_model(data: TrainData, opts: TrainOptions, version: str = "dev", log=p
         features=list(features) if features is not None else ModelConfig().features,
         abnormal_classes=list(opts.abnormal_classes), fusion="fact_gated" if gated else "concat",
         facts=list(data.facts) if gated else [], fact_inputs=dict(fact_inputs or {}) if gated else {},
+        fact_directions={f.name: f.direction for f in FACTS if f.name in data.facts} if gated else {},
     )
     model = CardioLensModel(conf)
     opt = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)

@@ -6,6 +6,9 @@ record its own group) and never on the test records (DS2 + 107, 217):
    the threshold rule fixed before any test result was seen: the lowest threshold at which at most
    ``N_FLAGGED_TARGET`` of the OOF normal beats are flagged (the clinical spec of the model issue);
 2. the final model on all training records;
+   in 1 and 2 the network's ECG logit is blended with a feature booster (``core.model.booster``) fitted on
+   the same records' beats, weight ``opts.booster_weight`` (fixed on seed 1's OOF predictions, see
+   ``core.training.recipes.V2_PIPELINE``);
 3. the test records with our own R-peak detector: ECG-only, note-only and fused views under the record's
    own referral note, another record's note (shuffled), and two irrelevant notes; beats our signal-quality
    rule calls unreadable are never flagged (``core.signal.quality``); the same without record 202 (same
@@ -32,6 +35,7 @@ from core.text.encoder import load_text_encoder
 from core.text.facts import FACTS
 from core.text.recognizer import load_recognizer, save_recognizer
 from core.training import metrics as ev
+from core.training.booster_fit import fit_booster
 from core.training.calibration import fit_platt
 from core.training.dataset import CACHE_DIR, TextCache, build_beat_table, concat_tables, make_train_data, record_folds, training_mask
 from core.training.loop import TrainOptions, train_model
@@ -63,6 +67,17 @@ def n_flagged_threshold(p: np.ndarray, is_normal: np.ndarray, target: float = N_
 
 def _fact_inputs() -> dict[str, list[str]]:
     return {f.name: list(f.ecg_inputs) for f in FACTS}
+
+
+def _with_booster(model, table, rows: np.ndarray, opts: TrainOptions):
+    """``model`` with a feature booster (``core.model.booster``) fitted on the beats ``rows`` (bool mask over
+    ``table``; no down-sampling: the trees weight the classes), blended at ``opts.booster_weight``."""
+    if opts.booster_weight <= 0:
+        return model
+    x = feature_matrix(table.features[rows], model.config.features)
+    model.booster = fit_booster(x, np.isin(table.aami[rows], list(opts.abnormal_classes)), opts.seed)
+    model.config.booster_weight = float(opts.booster_weight)
+    return model
 
 
 def _predict(model, table, mask: np.ndarray, facts_of: dict | None) -> dict[str, np.ndarray]:
@@ -125,9 +140,11 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     oof = {k: np.full(len(ref), np.nan) for k in ("ecg", "fused", "note")}
     fold_opts = TrainOptions(**{**asdict(opts), "epochs": opts.oof_epochs})
     for k, held in enumerate(record_folds(train_recs, opts.oof_folds, opts.seed)):
-        m = training_mask(ref, [r for r in train_recs if r not in held], opts.n_per_abnormal, rng, classes)
+        fold_recs = [r for r in train_recs if r not in held]
+        m = training_mask(ref, fold_recs, opts.n_per_abnormal, rng, classes)
         log(f"seed {opts.seed} OOF fold {k + 1}/{opts.oof_folds}: {len(held)} records held out, {int(m.sum())} training beats")
-        res = _predict(fit(mk(m), fold_opts), ref, oof_mask & np.isin(ref.record, held), own_facts)
+        fold_model = _with_booster(fit(mk(m), fold_opts), ref, np.isin(ref.record, fold_recs) & np.isin(aami, list(classes)), opts)
+        res = _predict(fold_model, ref, oof_mask & np.isin(ref.record, held), own_facts)
         for h in oof:
             oof[h][oof_mask & np.isin(ref.record, held)] = res[h]
     y_oof = np.isin(aami[oof_mask], list(opts.abnormal_classes)).astype(int)
@@ -155,7 +172,7 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     # 2. final model on all training records
     m = training_mask(ref, train_recs, opts.n_per_abnormal, rng, classes)
     metrics["train_class_counts"] = {c: int((aami[m] == c).sum()) for c in classes}
-    model = fit(mk(m), opts, version=out.name)
+    model = _with_booster(fit(mk(m), opts, version=out.name), ref, oof_mask, opts)
     model.config.calibration, model.config.thresholds = calibration, thresholds
     model.config.train.update(records=train_recs, class_counts=metrics["train_class_counts"],
                               data="MIT-BIH Arrhythmia DB (DS1 + 102, 104) + MIT-BIH Supraventricular Arrhythmia DB (58 records)")

@@ -131,3 +131,19 @@ def test_fact_gate_learns_where_it_matters():
     fused = head(ecg, x, p).detach()
     assert float(fused[wide].mean()) < float(ecg[wide].mean()) - 2.0
     assert torch.equal(head(ecg, x, torch.zeros(len(FACT_NAMES))), ecg)
+
+
+def test_fact_directions_pacemaker_only_raises_known_af_only_lowers():
+    directions = {f.name: f.direction for f in FACTS}
+    assert directions["PACEMAKER"] == 1 and directions["AF_FLUTTER"] == -1 and directions["BBB"] == -1
+    torch.manual_seed(3)
+    head = FactGatedHead(FACT_NAMES, FEATS, {f.name: f.ecg_inputs for f in FACTS}, max_residual=2.0, directions=directions)
+    for net in head.residual.values():  # whatever the weights learn, the sign is fixed by the fact
+        for prm in net.parameters():
+            torch.nn.init.normal_(prm, std=3.0)
+    ecg, x = torch.randn(300), 5 * torch.randn(300, len(FEATS))
+    for name, sign in (("PACEMAKER", 1), ("AF_FLUTTER", -1), ("BBB", -1)):
+        one = torch.zeros(len(FACT_NAMES))
+        one[FACT_NAMES.index(name)] = 1.0
+        moved = head(ecg, x, one) - ecg
+        assert float((sign * moved).min()) >= 0.0 and float(moved.abs().max()) > 0.0
