@@ -183,6 +183,7 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
                                                      calibration, thresholds, counterfactual=False)
     metrics["fact_tests"] = fact_tests(model, det, rec, texts, calibration, mitdb)
     metrics["test_notes"] = {r: own_note[r] for r in test_recs}
+    metrics["reproducibility_subset"] = reproducibility_subset(model, ref, calibration, thresholds)
     metrics["train_seconds"] = time.time() - t0
     save_bundle(model, out, metrics)
     save_recognizer(rec, out, json.loads((Path(recognizer_dir) / "fact_recognizer.json").read_text()).get("metrics"))
@@ -191,6 +192,18 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     log(f"seed {opts.seed}: wrote {out} in {metrics['train_seconds'] / 60:.1f} min; test ecg " +
         json.dumps({k: round(v, 4) for k, v in metrics['test']['ecg_only'].items() if isinstance(v, float)}))
     return metrics
+
+
+#: A fixed DS2 subset whose ECG-only AUC the test suite re-computes from the shipped checkpoint.
+REPRODUCIBILITY_RECORDS = ("105", "213", "232", "107")
+
+
+def reproducibility_subset(model, ref, calibration, thresholds) -> dict:
+    """ECG-only AUC on ``REPRODUCIBILITY_RECORDS`` at the reference peaks (``tests/test_train.py`` re-scores it)."""
+    m = np.isin(ref.record, REPRODUCIBILITY_RECORDS)
+    p = calibrated(_predict(model, ref, m, None)["ecg"], calibration["ecg"])
+    return {"records": list(REPRODUCIBILITY_RECORDS), "peaks": "reference",
+            "auc_ecg_only": ev.binary_report(ref.aami[m], p, thresholds["ecg"])["auc"]}
 
 
 def evaluate_views(model, tab, tm, own_facts, rec, texts, calibration, thresholds, counterfactual=True) -> dict:
