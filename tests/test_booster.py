@@ -8,6 +8,7 @@ import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from core import config, explain
+from core.explain.shap import BOOSTER_BACKGROUND, BOOSTER_PERMUTATIONS
 from core.io import read_record
 from core.model.booster import booster_logit, load_booster, save_booster
 from core.model.bundle import load_bundle, save_bundle
@@ -88,5 +89,5 @@ def test_shap_explains_the_boosted_probability_shown(boosted):
         e = explain.shap_features(case, bundle, i)
         assert e.prediction == pytest.approx(case.table["p_abnormal"].iloc[i], abs=1e-4)
         assert e.base_value + e.values.sum() == pytest.approx(e.prediction, abs=1e-6)
-        assert e.meta["background_rows"] <= 32 and "16 antithetic" in e.meta["method"]
+        assert e.meta["background_rows"] <= BOOSTER_BACKGROUND and f"{BOOSTER_PERMUTATIONS} antithetic" in e.meta["method"]
 

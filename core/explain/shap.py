@@ -25,8 +25,8 @@ MAX_EXACT_FEATURES = 16
 #: Permutations (in antithetic pairs) of the sampling estimate; its standard error is in ``meta['stderr']``.
 N_PERMUTATIONS = 64
 #: With a feature booster (``core.model.booster``) every coalition x background row runs the trees in numpy:
-#: fewer permutations and background rows keep one beat's SHAP near 0.2 s (the stderr says the cost).
-BOOSTER_PERMUTATIONS, BOOSTER_BACKGROUND = 16, 32
+#: fewer permutations and background rows keep one beat's SHAP near 0.15 s (the stderr says the cost).
+BOOSTER_PERMUTATIONS, BOOSTER_BACKGROUND = 8, 24
 #: Coalitions evaluated per chunk in ``shap_features`` (bounds memory: chunk x background x leads x hidden).
 _COALITION_CHUNK = 256
 
