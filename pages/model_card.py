@@ -184,6 +184,28 @@ def _section_zeroshot(bundle) -> None:
                "F vs N+V likewise. Rows: prompt set (all, names only, descriptions only) / prompt ensembling.")
 
 
+#: The seed-system tables (``python -m scripts.recipe_table``): title, file under docs/.
+RECIPE_TABLES = (("Trained with S, V and Q abnormal (the v2 pipeline): F vs N+V is zero-shot, V is not", "recipes.md"),
+                 ("V and F held out of training: every zero-shot column is zero-shot (bundle zs comes from here)",
+                  "recipes_zeroshot.md"))
+
+
+def _section_recipes() -> None:
+    st.subheader("The seed systems side by side (mean ± sd over seeds)")
+    shown = False
+    for title, name in RECIPE_TABLES:
+        path = config.REPO_ROOT / "docs" / name
+        if path.is_file():
+            st.markdown(f"**{title}**")
+            st.markdown(path.read_text(encoding="utf-8"))
+            shown = True
+    if shown:
+        st.caption("DS2 + 107, 217 (never trained on); OOF = record-grouped out-of-fold on the training records, the "
+                   "column the recipe and seed rule reads; ZS bank = the project's prompt bank, ZS names = name prompts only.")
+    else:
+        st.caption("No seed-system tables in docs/ (python -m scripts.recipe_table writes them).")
+
+
 def body() -> None:
     st.title("Model card")
     bundle = get_bundle()
@@ -195,6 +217,7 @@ def body() -> None:
         _section_metrics(bundle.metrics)
         _section_curves(bundle.metrics)
     _section_zeroshot(bundle)
+    _section_recipes()
     st.subheader("Versions")
     import streamlit as _st
     import torch

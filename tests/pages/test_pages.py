@@ -98,6 +98,8 @@ def test_page_with_case(model_env, analysed, page):
         if "seeds" in case_bundle_metrics(model_env):  # v2: the seed tables, rendered as markdown (core.report.seed_tables)
             text = "\n".join(m.value for m in at.markdown)
             assert "| ecg_only |" in text and "±" in text and "without 202" in text and "reference rhythm annotation" in text
+            assert "The seed systems side by side (mean ± sd over seeds)" in [h.value for h in at.subheader]
+            assert "| seed001" in text and "ZS bank bal. acc" in text  # docs/recipes*.md, scripts.recipe_table
         else:
             metric_rows = [t for t in tables if "view" in t.columns]
             assert metric_rows and "ecg_only" in set(metric_rows[0]["view"])
