@@ -21,6 +21,7 @@ import torch
 from core import config
 from core.io import Record
 from core.model.bundle import ModelBundle
+from core.signal.features import PREMATURE_RATIO
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
 from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
@@ -190,7 +191,8 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
     from morphology and timing (``core.rhythm.origin``: 'V' when wide or unlike the record's dominant
     beat, else 'S'). A beat is paced ('Q') when a pacing spike precedes it (``core.signal.pacing``,
-    recordings >= 250 Hz) or, when the note states a pacemaker, when it is flagged and wide (QRS >= 120 ms):
+    recordings >= 250 Hz) or, when the note states a pacemaker, when it is flagged and wide (QRS >= 120 ms or not
+    measurable):
     recorders that filter the spike away (MIT-BIH at 360 Hz) leave no other evidence. Confident beats
     for the verdict: calibrated p >= ``CONFIDENT_P``.
     """
@@ -204,7 +206,9 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     f = beats.features
     paced = f["paced_spike"].to_numpy(bool).copy() if "paced_spike" in f else np.zeros(len(beats), bool)
     if pacemaker_known and "qrs_ms" in f:
-        paced |= flagged & (np.nan_to_num(f["qrs_ms"].to_numpy(float)) >= 120.0)
+        # a QRS the delineator could not measure counts as wide: paced complexes often defeat it (MIT-BIH 107: 167 of
+        # 179 beats of the bundled example unmeasured)
+        paced |= flagged & ~(f["qrs_ms"].to_numpy(float) < 120.0)
     p_shown = table["p_abnormal"].to_numpy(float)
     ventricular = flagged & (origin == "V")
     if V_RUN_MIN_P is not None:
@@ -213,7 +217,12 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     v_like = None
     if V_ANY_MIN_P is not None:
         v_like = (origin == "V") & ~beats.unreadable & ~paced & (np.nan_to_num(p_shown) >= V_ANY_MIN_P)
-    cls = np.where(beats.unreadable, "U", np.where(paced, "Q", np.where(ventricular, "V", np.where(flagged, "S", "N")))).astype(object)
+    # "atrial premature" needs a premature beat: early against the local RR or the record's sinus cycle. A flagged,
+    # not-V, not-premature beat is abnormal of unclear origin ('Q'), e.g. a paced rhythm whose spikes were filtered away.
+    early = (f["rr_pre_local_ratio"].to_numpy(float) < PREMATURE_RATIO) | (f["rr_pre_sinus_ratio"].to_numpy(float) < PREMATURE_RATIO)
+    timed = np.isfinite(f["rr_pre_local_ratio"].to_numpy(float)) | np.isfinite(f["rr_pre_sinus_ratio"].to_numpy(float))
+    supra = np.where(early | ~timed, "S", "Q")
+    cls = np.where(beats.unreadable, "U", np.where(paced, "Q", np.where(ventricular, "V", np.where(flagged, supra, "N")))).astype(object)
     p = np.where(beats.unreadable, 0.0, p_shown)
     return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold),
                              "ventricular_like": v_like})

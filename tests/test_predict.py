@@ -67,3 +67,18 @@ def test_ventricular_tachycardia_of_223_is_read(mitdb_dir):
     case = analyse_case(read_record(mitdb_dir / "223.hea"), None, bundle)
     vt = [e for e in case.rhythm.episodes if e.kind == "VT" and e.end_s > 578.3 and e.start_s < 633.3]
     assert vt, [(e.kind, e.start_s) for e in case.rhythm.episodes if e.kind == "VT"]
+
+
+def test_bundled_paced_example_reads_paced_with_its_note_and_never_atrial_premature(v2_bundle, text_encoder):
+    """107's spikes are filtered away at 360 Hz: the pacemaker note makes its wide (or unmeasurable) flagged beats
+    paced; without the note they are abnormal of unclear origin, not "atrial premature" (they are not early)."""
+    from core.io import read_record
+
+    folder = config.EXAMPLES_DIR / "paced_107"
+    rec = read_record(folder / "paced_107.hea")
+    with_note = analyse_case(rec, (folder / "note.txt").read_text(), v2_bundle, text_encoder)
+    assert with_note.rhythm.statements[0].startswith("Paced rhythm")
+    without = analyse_case(rec, None, v2_bundle, text_encoder)
+    n_s = sum(int(s.split()[0]) for s in without.rhythm.statements if s.endswith(("atrial premature beat", "atrial premature beats")))
+    assert n_s <= 0.1 * len(without.table)
+    assert any("not premature, origin unclear" in s for s in without.rhythm.statements)

@@ -141,12 +141,14 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     in_run = _inside(t, episodes, ("VT", "SVT"))
     n_s = int(((eff == "S") & ~in_run & ~unread).sum())
     n_v = int(((eff == "V") & ~in_run & ~unread).sum())
+    spiked = pc if pc is not None else np.zeros(n, bool)
+    n_q = int(((eff == "Q") & ~in_run & ~unread & ~paced_m & ~spiked).sum()) if cls is not None else 0
     if adj.p_abnormal is not None:
         n_conf = int((adj.p_abnormal[~unread] >= p_threshold).sum())
     else:
         n_conf = n_s + n_v  # no probabilities: every counted ectopic beat is the evidence
     st, ab = write_statements(episodes, t, dur, n_atrial_premature=n_s, n_ventricular_premature=n_v,
-                              n_confident_abnormal=n_conf)
+                              n_unclear_abnormal=n_q, n_confident_abnormal=n_conf)
     rates = {}
     for k in ("SR", "SBR", "STACH", "AF", "AFL", "PACED"):
         sel = _inside(t, episodes, (k,))

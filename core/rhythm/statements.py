@@ -26,9 +26,10 @@ def _rate(t: np.ndarray, eps: list[Episode]) -> float:
 
 
 def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_s: float, *,
-                     n_atrial_premature: int = 0, n_ventricular_premature: int = 0,
+                     n_atrial_premature: int = 0, n_ventricular_premature: int = 0, n_unclear_abnormal: int = 0,
                      n_confident_abnormal: int = 0) -> tuple[list[str], bool]:
-    """(statements, abnormal). ``duration_s`` is the recording length (s); counts are beats outside runs.
+    """(statements, abnormal). ``duration_s`` is the recording length (s); counts are beats outside runs;
+    ``n_unclear_abnormal``: abnormal beats that are neither premature nor ventricular-looking nor paced-flagged.
     Abnormal when any episode is of an abnormal kind (``ABNORMAL_KINDS``) or at least one beat is
     confidently abnormal (``n_confident_abnormal``, counted by the caller)."""
     t = np.asarray(beat_time_s, float)
@@ -66,6 +67,10 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
         out.append(_plural(n_atrial_premature, "atrial premature beat"))
     if n_ventricular_premature:
         out.append(_plural(n_ventricular_premature, "ventricular premature beat"))
+    if n_unclear_abnormal:
+        verb = "is" if n_unclear_abnormal == 1 else "are"
+        out.append(f"{_plural(n_unclear_abnormal, 'abnormal beat')} that {verb} not premature, origin unclear (a paced "
+                   "rhythm without visible spikes? review the morphology)")
     if by["UNREADABLE"]:
         secs = sum(e.duration_s for e in by["UNREADABLE"])
         out.append(f"Unreadable signal {secs:.0f} s ({100 * secs / dur:.0f} %): noise or possible ventricular "

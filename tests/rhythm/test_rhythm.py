@@ -92,6 +92,16 @@ def test_paced_flag():
     assert "PACED" in kinds(res) and res.statements[0].startswith("Paced rhythm")
 
 
+def test_abnormal_beats_neither_premature_nor_paced_are_counted_apart():
+    t = sinus(100)
+    cls = np.array(["Q"] * 90 + ["N"] * 10, dtype=object)  # e.g. a paced rhythm whose spikes were filtered away
+    res = analyse_rhythm(t, t[-1], beat_class=cls)
+    assert any(s.startswith("90 abnormal beats that are not premature") for s in res.statements)
+    assert not any("premature beat" in s for s in res.statements)
+    spiked = analyse_rhythm(t, t[-1], beat_class=cls, paced=np.r_[np.ones(90, bool), np.zeros(10, bool)])
+    assert spiked.statements[0].startswith("Paced rhythm") and not any("not premature" in s for s in spiked.statements)
+
+
 def test_context_af_turns_s_into_n_but_keeps_v():
     t = np.arange(10.0)
     eps = [Episode("AF", 2.0, 7.0)]
