@@ -20,6 +20,7 @@ Methods (all on the cleaned primary lead in mV, any fs, R-peak times in s):
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +117,9 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
         corr = (sc * tc).sum(1) / np.sqrt((sc ** 2).sum(1) * (tc ** 2).sum(1))
     p_corr, p_tpl = nan.copy(), nan.copy()
     p_corr[ok] = corr
-    p_tpl[ok] = np.nanmax(tpl, 1) - np.nanmin(tpl, 1)
+    with warnings.catch_warnings():  # a template row with no beat yet is all NaN: its amplitude is NaN, no warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p_tpl[ok] = np.nanmax(tpl, 1) - np.nanmin(tpl, 1)
     # QRST cancellation by average beat subtraction
     a2, b2 = int(round(-0.25 * fs)), int(round(0.40 * fs))
     bseg, bok = _segments(x, r, a2, b2)
