@@ -1,6 +1,6 @@
 """How the per-beat `unreadable` call matches the MIT-BIH '~' noise annotations.
 
-Usage: python scripts/noise_table.py [mitdb_dir]. Prints DS1 pooled (where the rule was chosen) and
+Usage: python -m scripts.noise_table [mitdb_dir]. Prints DS1 pooled (where the rule was chosen) and
 each test record with annotated noise (report only). A beat is "in noise" when the '~' code in
 force at its peak (``subtype``: bit 0 upper signal, bit 1 lower, -1 both unreadable) marks the
 analysed lead. V and paced ('/') counts are of beats outside noise, labels matched within 150 ms.
