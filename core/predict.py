@@ -21,9 +21,10 @@ import torch
 from core import config
 from core.io import Record
 from core.model.bundle import ModelBundle
-from core.signal.features import PREMATURE_RATIO
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
+from core.signal.features import PREMATURE_RATIO
+from core.signal.vf import runs_at_least
 from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
 
 #: Below this many beats a record verdict is not given (the page says why).
@@ -33,16 +34,16 @@ MIN_BEATS_FOR_VERDICT = 2
 CONFIDENT_P = 0.9
 #: For the rhythm reading only: beats whose morphology and timing say ventricular (``core.rhythm.origin``)
 #: and whose p reaches ``V_RUN_MIN_P`` count as V when at least ``V_RUN_MIN_BEATS`` of them follow one
-#: another, even below the beat threshold. V beats are held out of training (the zero-shot test), so inside
-#: ventricular tachycardia many sit just under it. Chosen on the DS1 training records by VT duration F1
-#: (grid None, 0.5, 0.4, 0.3, 0.2, 0.0: F1 0.03, 0.18, 0.23, 0.30, 0.34, 0.29); None: off.
+#: another, even below the beat threshold: inside ventricular tachycardia many sit just under it. Chosen on
+#: the DS1 training records by VT duration F1 with the previous, network-only v2 bundle (grid None, 0.5, 0.4,
+#: 0.3, 0.2, 0.0: F1 0.03, 0.18, 0.23, 0.30, 0.34, 0.29); not re-chosen for the blended one. None: off.
 V_RUN_MIN_P: float | None = 0.2
 V_RUN_MIN_BEATS = 3
 #: The RR intervals of any beat that morphology and timing call ventricular with p >= ``V_ANY_MIN_P`` are
 #: left out of the AF irregularity measures (ectopic intervals removed, Dash 2009), flagged or not; the
 #: statements still count only flagged beats, so they agree with the beat table. Chosen on DS1 by AF
-#: duration F1 (grid None, 0.6, 0.5, 0.4, 0.3, 0.2: 0.934, 0.940, 0.964, 0.965, 0.966, 0.965; PPV 0.879 ->
-#: 0.937 at Se 0.996); VT unchanged.
+#: duration F1 with the previous bundle (grid None, 0.6, 0.5, 0.4, 0.3, 0.2: 0.934, 0.940, 0.964, 0.965, 0.966,
+#: 0.965; PPV 0.879 -> 0.937 at Se 0.996); VT unchanged.
 V_ANY_MIN_P: float | None = 0.3
 
 
@@ -213,29 +214,19 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     ventricular = flagged & (origin == "V")
     if V_RUN_MIN_P is not None:
         cand = (origin == "V") & ~beats.unreadable & ~paced & (np.nan_to_num(p_shown) >= V_RUN_MIN_P)
-        ventricular |= _in_runs(cand, V_RUN_MIN_BEATS)
+        ventricular |= runs_at_least(cand, V_RUN_MIN_BEATS)
     v_like = None
     if V_ANY_MIN_P is not None:
         v_like = (origin == "V") & ~beats.unreadable & ~paced & (np.nan_to_num(p_shown) >= V_ANY_MIN_P)
     # "atrial premature" needs a premature beat: early against the local RR or the record's sinus cycle. A flagged,
     # not-V, not-premature beat is abnormal of unclear origin ('Q'), e.g. a paced rhythm whose spikes were filtered away.
-    early = (f["rr_pre_local_ratio"].to_numpy(float) < PREMATURE_RATIO) | (f["rr_pre_sinus_ratio"].to_numpy(float) < PREMATURE_RATIO)
-    timed = np.isfinite(f["rr_pre_local_ratio"].to_numpy(float)) | np.isfinite(f["rr_pre_sinus_ratio"].to_numpy(float))
-    supra = np.where(early | ~timed, "S", "Q")
+    local, sinus = f["rr_pre_local_ratio"].to_numpy(float), f["rr_pre_sinus_ratio"].to_numpy(float)
+    early = (local < PREMATURE_RATIO) | (sinus < PREMATURE_RATIO)
+    supra = np.where(early | ~(np.isfinite(local) | np.isfinite(sinus)), "S", "Q")  # no RR to judge by: as before
     cls = np.where(beats.unreadable, "U", np.where(paced, "Q", np.where(ventricular, "V", np.where(flagged, supra, "N")))).astype(object)
     p = np.where(beats.unreadable, 0.0, p_shown)
     return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold),
                              "ventricular_like": v_like})
-
-
-def _in_runs(mask: np.ndarray, min_len: int) -> np.ndarray:
-    """True where ``mask`` is inside a run of at least ``min_len`` consecutive True values."""
-    d = np.diff(np.r_[0, np.asarray(mask, int), 0])
-    out = np.zeros(len(mask), bool)
-    for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-        if b - a >= min_len:
-            out[a:b] = True
-    return out
 
 
 def record_verdict(predicted: np.ndarray) -> str:

@@ -160,7 +160,7 @@ def _note_effect(case, bundle) -> None:
             st.caption(f"ECG-only threshold {th.get('ecg', 0.5):.2f}, fused threshold {th.get('fused', 0.5):.2f}.")
 
 
-def _beats(case) -> None:
+def _beats(case, bundle) -> None:
     table = case.table
     st.subheader("Beats")
     calls = table["call"] if "call" in table else table["predicted"].map({0: "normal", 1: "abnormal"})
@@ -176,8 +176,11 @@ def _beats(case) -> None:
         if conf is not None:
             st.markdown("**Reference (file annotations) vs predicted**")
             st.dataframe(conf, width="stretch")
+            trained = list(bundle.config.abnormal_classes)
+            unseen = [c for c in "SVFQ" if c not in trained]
             st.caption("Rows: AAMI class of the reference annotation (N normal, S supraventricular, V ventricular, "
-                       "F fusion, Q paced/unknown). The model was trained on N vs S and Q; V and F were never shown to it.")
+                       f"F fusion, Q paced/unknown). The model was trained on N vs {', '.join(trained)}"
+                       + (f"; {' and '.join(unseen)} {'was' if len(unseen) == 1 else 'were'} never shown to it." if unseen else "."))
     with c2:
         sel = selected_beat(case)
         st.plotly_chart(figs.probability_timeline(table, case.threshold,
@@ -289,7 +292,7 @@ def body() -> None:
         return
     bundle = get_bundle()
     _verdict(case, bundle)
-    _beats(case)
+    _beats(case, bundle)
     _zeroshot(case, bundle)
 
 

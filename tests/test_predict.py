@@ -48,12 +48,12 @@ def test_analyse_case_restores_the_torch_thread_setting(bundle_dir):
         torch.set_num_threads(before)
 
 
-def test_in_runs_marks_only_long_enough_runs():
-    from core.predict import _in_runs
+def test_runs_at_least_marks_only_long_enough_runs():
+    from core.signal.vf import runs_at_least  # the VT-run rule of read_rhythm
 
     m = np.array([1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1], bool)
-    assert _in_runs(m, 3).tolist() == [False, False, False, True, True, True, False, True, True, True, True]
-    assert not _in_runs(np.zeros(4, bool), 3).any()
+    assert runs_at_least(m, 3).tolist() == [False, False, False, True, True, True, False, True, True, True, True]
+    assert not runs_at_least(np.zeros(4, bool), 3).any()
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ def detect_vf_episodes(clean: np.ndarray, fs: float, lead: int = 0) -> list[tupl
     if feats is None:
         return []
     centres, tcsc, leak, freq = feats
-    seed = _runs_at_least((tcsc > VF_SEED_TCSC) & (leak < VF_SEED_LEAK), VF_SEED_RUN)
+    seed = runs_at_least((tcsc > VF_SEED_TCSC) & (leak < VF_SEED_LEAK), VF_SEED_RUN)
     keep = (tcsc > VF_KEEP_TCSC) & ((leak < VF_KEEP_LEAK) | (freq >= VF_KEEP_FREQ_HZ)) | seed
     episodes: list[tuple[int, int]] = []
     for a, b in _runs(keep):
@@ -134,8 +134,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
-def _runs_at_least(mask: np.ndarray, k: int) -> np.ndarray:
-    """``mask`` with its runs of True shorter than ``k`` cleared."""
+def runs_at_least(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` with its runs of True shorter than ``k`` cleared (also used by the rhythm reading for VT runs)."""
     out = np.zeros(len(mask), bool)
     for a, b in _runs(mask):
         if b - a >= k:
