@@ -7,7 +7,8 @@ Contracts relied on from outside (../shared/DESIGN.md):
   JSON: per record the verdict, ``statements``, ``rhythm`` (episodes), ``facts``, ``note_effect``, beats, explanations.
 - ``rhythm PATH... [--out OUT.csv]``: ``record, rhythm, start_s, end_s, confidence, detail``, ``rhythm`` one of
   ``core.rhythm.LABELS``.
-- ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv``: ``record, sample, time_s, <label>...``.
+- ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv [--no-gate]``: ``record, sample, time_s, <label>...``; a
+  a label ``N``/``normal`` also weighs the trained detector unless ``--no-gate`` (``core.zeroshot.gate_normal``).
 - Several files (``score``/``rhythm``, ``--workers N``, ``--scheduler ADDRESS``): ``core.batch.score_batch``; every
   bad file is an error row (``path``, ``error`` columns) and a summary line on stderr; exit 1 if any failed, 2 if
   none was scored. One file keeps the single-input contract below.
@@ -283,7 +284,7 @@ def cmd_zeroshot(args) -> int:
     for f in _progress(files, "zero-shot"):
         record = _read(f, args.fs)
         case = analyse_case(record, None, bundle, None)
-        zs = zeroshot.score_case(case, prompts, bundle, te)
+        zs = zeroshot.score_case(case, prompts, bundle, te, gate=not args.no_gate)
         df = zs.beat_probs.copy()
         df.insert(0, "record", record.name)
         rows.append(df)
@@ -332,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("paths", nargs="+")
     z.add_argument("--prompts", required=True, help="CSV with columns label,prompt")
     z.add_argument("--out", help="OUT.csv (default stdout)")
+    z.add_argument("--no-gate", action="store_true",
+                   help="plain similarity softmax (CLIP, seed 001): N is scored by the prompts alone, not also by the trained detector")
     z.set_defaults(func=cmd_zeroshot)
 
     # its options live with the recipes in core.training.recipes, imported only when `train` runs (see main)

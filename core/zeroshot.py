@@ -9,6 +9,14 @@ Prompts of one label are combined by *prompt ensembling* (CLIP): their unit text
 averaged and the mean re-normalised (``ensemble='mean'``, the default). ``ensemble='max'`` is the
 FG-CLEP ensemble inference (seed 003): a label's similarity is the highest over its prompts.
 
+*Normal gate* (generalised zero-shot with a seen-class detector, after Socher et al. 2013): when the prompt
+table has a normal label (``NORMAL_LABELS``) and the beats' calibrated ECG-only abnormal probability is
+given, the similarity softmax is multiplied by that trained detector's normal-vs-abnormal opinion (a product
+of experts, Hinton 2002) and re-normalised. Normal is a class the model was trained on; which abnormal type a
+beat is (V and F were never trained in the zero-shot bundle) still comes from the prompts only: the detector's
+factor is the same for every non-normal label, so the V-vs-S ratio P(V) / (P(V) + P(S)) is the same with and
+without the gate. ``gate=False`` gives the plain similarity softmax of CLIP and seed 001.
+
 Example
 -------
 >>> prompts = load_prompts("assets/prompts/bank.csv")
@@ -36,10 +44,14 @@ __all__ = [
     "score_beats",
     "score_case",
     "score_embeddings",
+    "gate_normal",
+    "NORMAL_LABELS",
 ]
 
 #: Ways to combine the prompts of one label (see module docstring).
 ENSEMBLES = ("mean", "max")
+#: Prompt labels that mean "normal beat" to the normal gate (compared without case).
+NORMAL_LABELS = ("n", "normal")
 
 
 class PromptError(ValueError):
@@ -163,6 +175,37 @@ def score_beats(z: np.ndarray, prompts: pd.DataFrame, bundle, text_encoder, ense
     return labels, label_probs(logits, float(bundle.config.zeroshot_temperature))
 
 
+def gate_threshold(bundle) -> float:
+    """Calibrated ECG-only probability at which the normal gate is even: ``config.zeroshot_gate`` (chosen on
+    record-grouped OOF training predictions), else the bundle's beat threshold ``thresholds['ecg']``."""
+    c = bundle.config
+    return float(c.zeroshot_gate if c.zeroshot_gate is not None else c.thresholds["ecg"])
+
+
+def gate_normal(probs: np.ndarray, labels: list[str], p_abnormal: np.ndarray, threshold: float) -> np.ndarray:
+    """Product of experts (Hinton 2002) of the similarity softmax ``probs`` ``[n, L]`` and the trained detector:
+    P(label) is proportional to probs(label) * (1 - g) for the normal label and probs(label) * g / (L - 1) for
+    every other label, g = the calibrated ECG-only abnormal probability ``p_abnormal`` moved in log-odds so that
+    g = 0.5 at ``threshold``. The detector's factor is the same for every non-normal label, so the ratios among
+    them (which abnormal type) stay the prompts' alone. Rows sum to 1; ``probs`` is returned unchanged when no
+    label is a normal label (``NORMAL_LABELS``).
+    """
+    probs = np.asarray(probs, np.float64)
+    normal = [j for j, name in enumerate(labels) if str(name).strip().lower() in NORMAL_LABELS]
+    if not normal or len(labels) < 2 or not len(probs):
+        return probs
+    logit = lambda x: np.log(x) - np.log1p(-x)  # noqa: E731
+    eps = 1e-6
+    p = np.clip(np.asarray(p_abnormal, np.float64), eps, 1 - eps)
+    g = 1.0 / (1.0 + np.exp(-(logit(p) - logit(float(np.clip(threshold, eps, 1 - eps))))))
+    n_other = max(len(labels) - len(normal), 1)
+    factor = np.repeat((g / n_other)[:, None], len(labels), 1)
+    factor[:, normal] = (1.0 - g)[:, None] / len(normal)
+    out = probs * factor
+    total = out.sum(1, keepdims=True)
+    return np.divide(out, total, out=np.full_like(out, 1.0 / len(labels)), where=total > 0)
+
+
 # ---- one case ------------------------------------------------------------------------------------
 @dataclass
 class ZeroShotResult:
@@ -179,12 +222,18 @@ class ZeroShotResult:
     top_k: pd.DataFrame
     temperature: float
     ensemble: str = "mean"
+    #: whether P(normal) came from the trained detector (``gate_normal``) rather than from the prompts
+    gated: bool = False
 
 
 def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3,
-                     ensemble: str = "mean") -> ZeroShotResult:
-    """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s)."""
+                     ensemble: str = "mean", p_abnormal: np.ndarray | None = None) -> ZeroShotResult:
+    """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s); with
+    ``p_abnormal`` (calibrated ECG-only, per beat) the normal label is gated (``gate_normal``)."""
     labels, probs = score_beats(z, prompts, bundle, text_encoder, ensemble)
+    gated = p_abnormal is not None and any(str(c).strip().lower() in NORMAL_LABELS for c in labels)
+    if gated and len(probs):
+        probs = gate_normal(probs, labels, p_abnormal, gate_threshold(bundle))
     temperature = float(bundle.config.zeroshot_temperature)
     n = len(z)
     beat = pd.DataFrame({"sample": np.asarray(samples, np.int64), "time_s": np.asarray(times, float)})
@@ -198,12 +247,17 @@ def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundl
     for r in range(k):
         top[f"label_{r + 1}"] = lab_arr[order[:, r]] if n else np.array([], dtype=object)
         top[f"p_{r + 1}"] = np.take_along_axis(probs, order[:, r : r + 1], 1)[:, 0] if n else np.array([], float)
-    return ZeroShotResult(labels=labels, beat_probs=beat, record_probs=record, top_k=top, temperature=temperature, ensemble=ensemble)
+    return ZeroShotResult(labels=labels, beat_probs=beat, record_probs=record, top_k=top, temperature=temperature,
+                          ensemble=ensemble, gated=gated)
 
 
-def score_case(case, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3, ensemble: str = "mean") -> ZeroShotResult:
+def score_case(case, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3, ensemble: str = "mean",
+               gate: bool = True) -> ZeroShotResult:
     """Zero-shot probabilities of every beat of ``case`` (``core.predict.CaseResult``) for the prompt labels.
 
-    Temperature: ``bundle.config.zeroshot_temperature``. See ``ZeroShotResult`` for the tables.
+    Temperature: ``bundle.config.zeroshot_temperature``. ``gate``: P(normal) from the case's ECG-only
+    abnormal probability (``p_ecg``, computed by ``bundle``), see ``gate_normal``. See ``ZeroShotResult``.
     """
-    return score_embeddings(case.z, case.beats.rpeaks, case.beats.time_s, prompts, bundle, text_encoder, top_k, ensemble)
+    p = case.table["p_ecg"].to_numpy(float) if gate and "p_ecg" in case.table else None
+    return score_embeddings(case.z, case.beats.rpeaks, case.beats.time_s, prompts, bundle, text_encoder, top_k,
+                            ensemble, p_abnormal=p)

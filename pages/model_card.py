@@ -91,9 +91,14 @@ MODEL_CARD_V2 = """
   all three seeds retrained. After the bundled example of DS2 record 107 read "164 atrial premature beats": with a
   pacemaker note a flagged beat with an unmeasurable QRS counts as paced, and an "atrial premature" call needs an early
   beat. The unreadable rule's new noise tests were chosen on DS1's '~' annotations; one DS2 readout of a first version was
-  seen before the thresholds moved (forced by DS1's 108, 3 % of clean beats). Nothing else was changed after a DS2 result.
+  seen before the thresholds moved (forced by DS1's 108, 3 % of clean beats). Zero-shot's normal gate: a hard gate
+  (P(N) from the detector) was replaced by the product of experts after its DS2 result (F recall 0.01), the product
+  chosen on training records; and the zero-shot bundle stayed seed001 although the OOF rule now picks held-out `ours`,
+  whose DS2 V-vs-S is 0.68. Nothing else was changed after a DS2 result.
 - **Zero-shot claims** are made with bundle zs (the CLIP recipe seed001 with S and Q the only abnormal classes: V and F
-  beats never entered its training), because v2's classifier saw V labels.
+  beats never entered its training), because v2's classifier saw V labels. By default the prompts' softmax is
+  multiplied by the trained detector's normal-vs-abnormal opinion (normal is a trained class), one factor for every
+  abnormal label, so which abnormal type a beat is comes from the prompts alone.
 """
 
 
@@ -184,7 +189,12 @@ def _section_zeroshot(bundle) -> None:
                                 if c not in ("beats", "prompts / ensemble")})
     st.caption(f"Records: {', '.join(map(str, zs.get('records', []))) or 'n/a'}; temperature "
                f"{zs.get('temperature', 'n/a')}. V vs S: AUC of P(V)/(P(V)+P(S)) among V and S beats (0.5 = chance); "
-               "F vs N+V likewise. Rows: prompt set (all, names only, descriptions only) / prompt ensembling.")
+               "F vs N+V likewise. Rows: prompt set (all, names only, descriptions only) / prompt ensembling; "
+               "rows without '/no-gate' multiply the prompt softmax by the trained ECG-only detector's normal-vs-"
+               "abnormal opinion (product of experts; normal is a trained class, Socher et al. 2013), even at the "
+               "threshold with the best OOF sensitivity + specificity (Youden, training records only), with one "
+               "factor for all of S, V, F, Q, so which abnormal type is still the prompts' alone. '/no-gate' rows "
+               "score every label, N too, by the prompts (CLIP, seed 001).")
 
 
 #: The seed-system tables (``python -m scripts.recipe_table``): title, file under docs/.

@@ -230,7 +230,9 @@ def _zeroshot(case, bundle) -> None:
 
     st.subheader("Zero-shot labels from text prompts")
     st.caption("Each label is scored by how close the beat's ECG embedding is to the label's prompts in the shared "
-               "ECG–text space (softmax over labels). Edit, add or remove prompts; the scores update.")
+               "ECG–text space (softmax over labels). Edit, add or remove prompts; the scores update. Which abnormal "
+               "type a beat is comes from the prompts only; with the switch on, whether it is normal also weighs the "
+               "trained detector.")
     if not state.has(Key.PROMPT_BASE):
         _reset_prompts()
     key = f"prompt_editor_{state.get(Key.PROMPT_GEN, 0)}"
@@ -250,9 +252,15 @@ def _zeroshot(case, bundle) -> None:
         log.exception("prompt table refused")
         st.error(str(exc))
         return
+    gate = st.toggle("Normal from the trained detector", value=True, key="zeroshot_gate",
+                     help="On: the prompts' scores are multiplied by the trained detector's normal-vs-abnormal "
+                          "opinion (a product of experts; normal is a trained class, Socher et al. 2013), the same factor "
+                          "for every abnormal label. Off: every label, N too, is scored by the prompts alone (CLIP, seed 001).")
     enc = get_text_encoder()
-    res = memo((state.case_hash(), "zeroshot", _table_key(prompts)),
-               lambda: score_case(case, prompts, bundle, enc))
+    res = memo((state.case_hash(), "zeroshot", _table_key(prompts), gate),
+               lambda: score_case(case, prompts, bundle, enc, gate=gate))
+    if gate and not res.gated:
+        st.caption("No label is called N or normal, so every label is scored by the prompts alone.")
     state.set_last_zeroshot(res)  # the Report page includes it
     if not len(res.beat_probs):
         st.info("No beats, so nothing to score.")
@@ -271,7 +279,8 @@ def _zeroshot(case, bundle) -> None:
         for kind in ("name", "descriptive"):
             sub = prompts[prompts["kind"] == kind]
             if sub["label"].nunique() >= 2:
-                r = memo((state.case_hash(), "zeroshot", _table_key(sub)), lambda sub=sub: score_case(case, sub, bundle, enc))
+                r = memo((state.case_hash(), "zeroshot", _table_key(sub), gate),
+                         lambda sub=sub: score_case(case, sub, bundle, enc, gate=gate))
                 comp["names" if kind == "name" else "descriptions"] = r.record_probs
         st.dataframe(pd.DataFrame(comp).reindex(res.labels).round(3), width="stretch")
         if "ref_class" in case.table:

@@ -4,8 +4,9 @@
         [--model assets/models/v1] [--out assets/models/v1/zeroshot.json] [--records 100 200 ...]
 
 Scores every reference beat of the test records (``config.TEST_RECORDS``: DS2 + 107, 217) against
-each prompt set, with CLIP prompt ensembling (mean) and the FG-CLEP max ensemble (seed 003), prints
-one table row per (prompt set, ensemble) and writes everything to ``zeroshot.json`` in the bundle.
+each prompt set, with CLIP prompt ensembling (mean) and the FG-CLEP max ensemble (seed 003), with the normal
+gate (as ``python -m core zeroshot``) and without it (``/no-gate``: the plain similarity softmax), prints one
+table row per (prompt set, ensemble, gate) and writes everything to ``zeroshot.json`` in the bundle.
 Metrics: ``core.zeroshot.zero_shot_metrics`` (same definitions as ../shared/checks/eval_zs.py).
 """
 from __future__ import annotations
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
     for set_name, prompts in sets.items():
         for ens in args.ensembles:
             results[f"{set_name}/{ens}"] = evaluate_zero_shot(bundle, te, args.data_dir, prompts, args.records, ens, table=table)
+            results[f"{set_name}/{ens}/no-gate"] = evaluate_zero_shot(bundle, te, args.data_dir, prompts, args.records, ens,
+                                                                      table=table, gate=False)
     out = Path(args.out) if args.out else Path(bundle.path) / "zeroshot.json"
     payload = {"model_version": bundle.version, "prompts": str(args.prompts), "records": list(args.records),
                "temperature": float(bundle.config.zeroshot_temperature), "results": results,
@@ -61,13 +64,13 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(payload, indent=2, default=float))
 
     labels = list(dict.fromkeys(bank["label"]))
-    head = f"{'prompts/ensemble':<22}" + "".join(f"{'AUC ' + c:>8}" for c in labels) + f"{'V_vs_S':>8}{'F_vs_NV':>9}{'macro':>7}{'bal.acc':>8}{'acc':>7}"
+    head = f"{'prompts/ensemble':<30}" + "".join(f"{'AUC ' + c:>8}" for c in labels) + f"{'V_vs_S':>8}{'F_vs_NV':>9}{'macro':>7}{'bal.acc':>8}{'acc':>7}"
     print(f"zero-shot on {next(iter(results.values()))['n_beats']} reference beats of {len(args.records)} test records "
           f"(T = {payload['temperature']})")
     print(head)
     fmt = lambda v, w: f"{v:>{w}.3f}" if isinstance(v, float) else f"{'-':>{w}}"
     for name, r in results.items():
-        print(f"{name:<22}" + "".join(fmt(r["auc"].get(c), 8) for c in labels) + fmt(r["V_vs_S"], 8) + fmt(r["F_vs_NV"], 9)
+        print(f"{name:<30}" + "".join(fmt(r["auc"].get(c), 8) for c in labels) + fmt(r["V_vs_S"], 8) + fmt(r["F_vs_NV"], 9)
               + fmt(r["macro_auc"], 7) + fmt(r["balanced_acc"], 8) + fmt(r["accuracy"], 7))
     print(f"written {out}")
     return 0

@@ -32,6 +32,8 @@ COLUMNS = (
     ("ZS bank F vs N+V", "zeroshot", ("results", "all/mean", "F_vs_NV")),
     ("ZS bank bal. acc", "zeroshot", ("results", "all/mean", "balanced_acc")),
     ("ZS bank acc", "zeroshot", ("results", "all/mean", "accuracy")),
+    ("ZS bank bal. acc, no gate", "zeroshot", ("results", "all/mean/no-gate", "balanced_acc")),
+    ("ZS bank acc, no gate", "zeroshot", ("results", "all/mean/no-gate", "accuracy")),
     ("ZS names V-vs-S", "zeroshot", ("results", "name/mean", "V_vs_S")),
     ("ZS names bal. acc", "zeroshot", ("results", "name/mean", "balanced_acc")),
     ("ZS names acc", "zeroshot", ("results", "name/mean", "accuracy")),

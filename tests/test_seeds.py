@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import config
-from core.training.seeds import _mean_sd, aggregate_seeds, n_flagged_threshold
+from core.training.seeds import _mean_sd, aggregate_seeds, n_flagged_threshold, youden_threshold
 
 
 def test_threshold_flags_at_most_the_target_share_of_normal_beats():
@@ -24,6 +24,17 @@ def test_threshold_ignores_abnormal_beats():
     p = np.array([0.1, 0.2, 0.3, 0.9, 0.95])
     normal = np.array([True, True, True, False, False])
     assert n_flagged_threshold(p, normal, 0.0) > 0.3
+
+
+def test_youden_threshold_maximises_sensitivity_plus_specificity():
+    rng = np.random.default_rng(1)
+    y = rng.random(2000) < 0.2
+    p = np.clip(np.where(y, rng.normal(0.6, 0.15, 2000), rng.normal(0.3, 0.15, 2000)), 0, 1)
+    thr = youden_threshold(p, y)
+    j = lambda t: (p[y] >= t).mean() + (p[~y] < t).mean() - 1  # noqa: E731
+    assert all(j(thr) >= j(t) - 1e-12 for t in np.linspace(0.01, 0.99, 99))
+    assert 0.4 < thr < 0.5  # two equal-spread normals: near the midpoint 0.45
+    assert youden_threshold(p, np.zeros(2000, bool)) == 0.5  # one class only: no threshold to learn
 
 
 def test_mean_sd_uses_sample_sd_and_skips_missing():

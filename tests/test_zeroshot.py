@@ -53,6 +53,11 @@ def case(bundle):
 
 @pytest.fixture(scope="module")
 def scored(case, bank, bundle, text_encoder):
+    return zeroshot.score_case(case, bank, bundle, text_encoder, top_k=3, gate=False)
+
+
+@pytest.fixture(scope="module")
+def gated(case, bank, bundle, text_encoder):
     return zeroshot.score_case(case, bank, bundle, text_encoder, top_k=3)
 
 
@@ -154,9 +159,42 @@ def test_score_case_tables(case, scored, bank, bundle, text_encoder):
     np.testing.assert_allclose(P, e / e.sum(1, keepdims=True), atol=1e-5)
 
 
+def test_normal_gate_multiplies_by_the_detector_and_keeps_the_type_ratios(case, scored, gated, bundle):
+    labels = ["N", "S", "V", "F", "Q"]
+    assert gated.gated and not scored.gated
+    G, P = gated.beat_probs[labels].to_numpy(), scored.beat_probs[labels].to_numpy()
+    np.testing.assert_allclose(G.sum(1), 1.0, rtol=1e-9)
+    p, t = case.table["p_ecg"].to_numpy(float), zeroshot.gate_threshold(bundle)
+    lo = lambda x: np.log(x / (1 - x))  # noqa: E731
+    g = 1 / (1 + np.exp(-(lo(np.clip(p, 1e-6, 1 - 1e-6)) - lo(t))))
+    expect = P * np.c_[1 - g, np.repeat(g[:, None] / 4, 4, 1)]
+    np.testing.assert_allclose(G, expect / expect.sum(1, keepdims=True), atol=1e-9)  # the product of experts written out
+    # which abnormal type: the prompts alone, as without the gate
+    np.testing.assert_allclose(G[:, 1:] / G[:, 1:].sum(1, keepdims=True), P[:, 1:] / P[:, 1:].sum(1, keepdims=True), rtol=1e-6)
+    # a beat the detector calls more abnormal than another gets less P(N) relative to the prompts' own P(N)
+    odds = (G[:, 0] / (1 - G[:, 0])) / (P[:, 0] / (1 - P[:, 0]))
+    order = np.argsort(p)
+    assert (np.diff(odds[order]) <= 1e-9).all()
+
+
+def test_gate_normal_edge_cases():
+    P = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])
+    np.testing.assert_array_equal(zeroshot.gate_normal(P, ["S", "V", "F"], np.array([0.9, 0.1]), 0.5), P)  # no normal label
+    G = zeroshot.gate_normal(P, ["s", "Normal", "v"], np.array([0.5, 0.5]), 0.5)  # even detector: N weighs 2x each other
+    e = P * np.array([0.25, 0.5, 0.25])
+    np.testing.assert_allclose(G, e / e.sum(1, keepdims=True), atol=1e-12)  # label matched without case
+    G = zeroshot.gate_normal(np.array([[0.0, 1.0]]), ["V", "N"], np.array([0.9]), 0.1)  # prompts say only N
+    np.testing.assert_allclose(G, [[0.0, 1.0]])  # the detector cannot create a label the prompts rule out
+    conf = ModelConfig(thresholds={"ecg": 0.4, "note": 0.5, "fused": 0.4})
+    bundle = ModelBundle(model=None, config=conf)
+    assert zeroshot.gate_threshold(bundle) == 0.4
+    conf.zeroshot_gate = 0.12
+    assert zeroshot.gate_threshold(bundle) == 0.12
+
+
 def test_max_ensemble_differs_and_sums_to_one(case, scored, bank, bundle, text_encoder):
     mean = scored.beat_probs
-    mx = zeroshot.score_case(case, bank, bundle, text_encoder, ensemble="max").beat_probs
+    mx = zeroshot.score_case(case, bank, bundle, text_encoder, ensemble="max", gate=False).beat_probs
     np.testing.assert_allclose(mx[["N", "S", "V", "F", "Q"]].sum(1), 1.0, rtol=1e-9)
     assert np.abs(mx["V"] - mean["V"]).max() > 1e-6
 
@@ -184,3 +222,5 @@ def test_evaluate_zero_shot_on_two_test_records(mitdb_dir, bundle, bank, text_en
     assert res["n_beats"] > 3000 and res["class_counts"]["V"] > 500 and res["class_counts"]["S"] > 500
     assert set(res["auc"]) >= {"N", "S", "V"} and all(0 <= v <= 1 for v in res["auc"].values())
     assert 0 <= res["V_vs_S"] <= 1 and 0 <= res["balanced_acc"] <= 1
+    plain = evaluate_zero_shot(bundle, text_encoder, mitdb_dir, bank, records=("200", "232"), gate=False)
+    assert res["gated"] and not plain["gated"] and plain["V_vs_S"] == pytest.approx(res["V_vs_S"], abs=1e-4)

@@ -88,6 +88,9 @@ class ModelConfig:
     #: weight w of the feature booster's log-odds in the ECG logit, (1 - w) * network + w * booster
     #: (core.model.booster; 0 = no booster, as in v1)
     booster_weight: float = 0.0
+    #: calibrated ECG-only probability at which zero-shot's normal gate is even (``core.zeroshot.gate_normal``),
+    #: chosen on record-grouped OOF training predictions (Youden 1950); None: the beat threshold ``thresholds['ecg']``
+    zeroshot_gate: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -254,7 +254,9 @@ def case_report_html(case: Any, *, note: str | None = None, explanation: Any = N
     if zeroshot is not None:
         add("<h2>Zero-shot labels</h2>")
         add(f"<p>Softmax over labels of cosine similarity between beat and prompt embeddings "
-            f"(temperature {zeroshot.temperature:g}).</p>")
+            f"(temperature {zeroshot.temperature:g})"
+            + ("; multiplied by the trained ECG-only detector's normal-vs-abnormal opinion, one factor for all abnormal labels"
+               if getattr(zeroshot, "gated", False) else "") + ".</p>")
         beat_row = None
         if sel_t is not None and len(zeroshot.beat_probs):
             i = int(np.argmin(np.abs(zeroshot.beat_probs["time_s"].to_numpy(float) - sel_t)))

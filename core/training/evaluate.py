@@ -8,32 +8,34 @@ import numpy as np
 import pandas as pd
 
 from core import config
-from core.model.inference import feature_matrix, predict_logits
-from core.model.inference import calibrated
+from core.model.inference import calibrated, feature_matrix, predict_logits
 from core.text.encoder import load_text_encoder
 from core.training import metrics as ev
 from core.training.dataset import BeatTable, TextCache, build_beat_table
 from core.training.metrics import zero_shot_metrics
-from core.zeroshot import score_beats
+from core.zeroshot import gate_normal, gate_threshold, score_beats
 
 
 def evaluate_zero_shot(bundle, text_encoder, data_dir, prompts: pd.DataFrame, records=config.TEST_RECORDS,
-                       ensemble: str = "mean", table=None) -> dict:
+                       ensemble: str = "mean", table=None, gate: bool = True) -> dict:
     """Zero-shot metrics (see ``zero_shot_metrics``) on the reference beats of MIT-BIH ``records``.
 
     Beats come from ``core.training.dataset.build_beat_table(data_dir, records, 'reference')`` (the app's own
     cleaning and windows at the annotated R-peaks); only beats of the AAMI classes are kept. ``table``
-    may pass an already built ``BeatTable`` to score several prompt sets on the same beats.
+    may pass an already built ``BeatTable`` to score several prompt sets on the same beats. ``gate``: the
+    normal label's probability from the calibrated ECG-only head (``core.zeroshot.gate_normal``), as the CLI does.
     """
     if table is None:
         table = build_beat_table(Path(data_dir), list(records), "reference")
     aami = table.aami
     keep = np.isin(table.record, list(records)) & (aami != "")
-    z = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)["z"]
-    labels, probs = score_beats(z, prompts, bundle, text_encoder, ensemble)
+    out = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)
+    labels, probs = score_beats(out["z"], prompts, bundle, text_encoder, ensemble)
+    if gate:
+        probs = gate_normal(probs, labels, calibrated(out["ecg"], bundle.config.calibration["ecg"]), gate_threshold(bundle))
     res = zero_shot_metrics(aami[keep], probs, labels)
     res.update(n_prompts=int(len(prompts)), ensemble=ensemble, temperature=float(bundle.config.zeroshot_temperature),
-               records=list(records))
+               records=list(records), gated=bool(gate), gate_threshold=gate_threshold(bundle) if gate else None)
     return res
 
 
