@@ -7,7 +7,7 @@ Contracts relied on from outside (../shared/DESIGN.md):
   JSON: per record the verdict, ``statements``, ``rhythm`` (episodes), ``facts``, ``note_effect``, beats, explanations.
 - ``rhythm PATH... [--out OUT.csv]``: ``record, rhythm, start_s, end_s, confidence, detail``, ``rhythm`` one of
   ``core.rhythm.LABELS``.
-- ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv [--no-gate]``: ``record, sample, time_s, <label>...``; a
+- ``zeroshot PATH --prompts PROMPTS.csv --out OUT.csv [--no-gate]``: ``record, sample, time_s, <label>...``;
   a label ``N``/``normal`` also weighs the trained detector unless ``--no-gate`` (``core.zeroshot.gate_normal``).
 - Several files (``score``/``rhythm``, ``--workers N``, ``--scheduler ADDRESS``): ``core.batch.score_batch``; every
   bad file is an error row (``path``, ``error`` columns) and a summary line on stderr; exit 1 if any failed, 2 if

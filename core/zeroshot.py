@@ -222,14 +222,14 @@ class ZeroShotResult:
     top_k: pd.DataFrame
     temperature: float
     ensemble: str = "mean"
-    #: whether P(normal) came from the trained detector (``gate_normal``) rather than from the prompts
+    #: whether the trained detector's normal-vs-abnormal opinion weighed in (``gate_normal``), not the prompts alone
     gated: bool = False
 
 
 def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3,
                      ensemble: str = "mean", p_abnormal: np.ndarray | None = None) -> ZeroShotResult:
     """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s); with
-    ``p_abnormal`` (calibrated ECG-only, per beat) the normal label is gated (``gate_normal``)."""
+    ``p_abnormal`` (calibrated ECG-only, per beat) the detector weighs in (``gate_normal``)."""
     labels, probs = score_beats(z, prompts, bundle, text_encoder, ensemble)
     gated = p_abnormal is not None and any(str(c).strip().lower() in NORMAL_LABELS for c in labels)
     if gated and len(probs):
@@ -255,7 +255,7 @@ def score_case(case, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3
                gate: bool = True) -> ZeroShotResult:
     """Zero-shot probabilities of every beat of ``case`` (``core.predict.CaseResult``) for the prompt labels.
 
-    Temperature: ``bundle.config.zeroshot_temperature``. ``gate``: P(normal) from the case's ECG-only
+    Temperature: ``bundle.config.zeroshot_temperature``. ``gate``: the softmax also weighs the case's ECG-only
     abnormal probability (``p_ecg``, computed by ``bundle``), see ``gate_normal``. See ``ZeroShotResult``.
     """
     p = case.table["p_ecg"].to_numpy(float) if gate and "p_ecg" in case.table else None

@@ -23,7 +23,7 @@ def evaluate_zero_shot(bundle, text_encoder, data_dir, prompts: pd.DataFrame, re
     Beats come from ``core.training.dataset.build_beat_table(data_dir, records, 'reference')`` (the app's own
     cleaning and windows at the annotated R-peaks); only beats of the AAMI classes are kept. ``table``
     may pass an already built ``BeatTable`` to score several prompt sets on the same beats. ``gate``: the
-    normal label's probability from the calibrated ECG-only head (``core.zeroshot.gate_normal``), as the CLI does.
+    softmax also weighs the calibrated ECG-only head (``core.zeroshot.gate_normal``), as the CLI does.
     """
     if table is None:
         table = build_beat_table(Path(data_dir), list(records), "reference")
