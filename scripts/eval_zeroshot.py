@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     from core.model.bundle import load_bundle
     from core.text.encoder import load_text_encoder
     from core.zeroshot import PromptError, load_prompts
-    from core.training.evaluate import evaluate_zero_shot
+    from core.training.evaluate import evaluate_zero_shot, zero_shot_inputs
 
     try:
         bank = load_prompts(args.prompts)
@@ -51,12 +51,13 @@ def main(argv=None) -> int:
         sub = bank[bank["kind"] == kind]
         if sub["label"].nunique() >= 2:
             sets[kind] = sub
+    inputs = zero_shot_inputs(bundle, table, args.records)
     results = {}
     for set_name, prompts in sets.items():
         for ens in args.ensembles:
-            results[f"{set_name}/{ens}"] = evaluate_zero_shot(bundle, te, args.data_dir, prompts, args.records, ens, table=table)
-            results[f"{set_name}/{ens}/no-gate"] = evaluate_zero_shot(bundle, te, args.data_dir, prompts, args.records, ens,
-                                                                      table=table, gate=False)
+            for gate, suffix in ((True, ""), (False, "/no-gate")):
+                results[f"{set_name}/{ens}{suffix}"] = evaluate_zero_shot(bundle, te, args.data_dir, prompts, args.records,
+                                                                          ens, gate=gate, inputs=inputs)
     out = Path(args.out) if args.out else Path(bundle.path) / "zeroshot.json"
     payload = {"model_version": bundle.version, "prompts": str(args.prompts), "records": list(args.records),
                "temperature": float(bundle.config.zeroshot_temperature), "results": results,

@@ -100,7 +100,7 @@ def test_score_json_v2_keys(tmp_path, monkeypatch):
     ``agreement`` (v2 has none). Zero-shot and attention are stubbed here (their own tests cover them)."""
     import pandas as pd
 
-    from core import cli, explain, zeroshot
+    from core import case_output, explain, zeroshot
     from core.model.bundle import load_bundle
     from core.text.encoder import load_text_encoder
 
@@ -113,7 +113,7 @@ def test_score_json_v2_keys(tmp_path, monkeypatch):
     from core.predict import analyse_case
 
     case = analyse_case(read_record(folder / "ecg.csv"), (folder / "note.txt").read_text(), bundle, enc)
-    entry = json.loads(json.dumps(cli._case_json(case, cli.beat_rows(case), bundle, enc, None), default=cli._json_default))
+    entry = json.loads(json.dumps(case_output.case_json(case, case_output.beat_rows(case), bundle, enc, None), default=case_output.json_default))
     assert "agreement" not in entry
     assert entry["statements"] == case.statements and len(entry["rhythm"]) == len(case.rhythm.episodes)
     assert [e["kind"] for e in entry["rhythm"]] == [e.kind for e in case.rhythm.episodes]

@@ -82,7 +82,7 @@ def test_rhythm_single_bad_file_is_one_line_exit_2():
 def test_rhythm_rows_of_a_case_without_episodes_keep_the_columns():
     from types import SimpleNamespace
 
-    from core.cli import rhythm_rows
+    from core.case_output import rhythm_rows
     from core.rhythm import Episode
 
     case = SimpleNamespace(record=SimpleNamespace(name="x"), rhythm=SimpleNamespace(episodes=[]))

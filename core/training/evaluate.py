@@ -16,24 +16,33 @@ from core.training.metrics import zero_shot_metrics
 from core.zeroshot import gate_normal, gate_threshold, score_beats
 
 
+def zero_shot_inputs(bundle, table: BeatTable, records=config.TEST_RECORDS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AAMI classes, unit ECG embeddings and calibrated ECG-only abnormal probabilities of the AAMI-class beats
+    of ``records`` in ``table``: one forward pass, shared by every prompt set, ensemble and gate setting."""
+    keep = np.isin(table.record, list(records)) & (table.aami != "")
+    out = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)
+    return table.aami[keep], out["z"], calibrated(out["ecg"], bundle.config.calibration["ecg"])
+
+
 def evaluate_zero_shot(bundle, text_encoder, data_dir, prompts: pd.DataFrame, records=config.TEST_RECORDS,
-                       ensemble: str = "mean", table=None, gate: bool = True) -> dict:
+                       ensemble: str = "mean", table=None, gate: bool = True, inputs=None) -> dict:
     """Zero-shot metrics (see ``zero_shot_metrics``) on the reference beats of MIT-BIH ``records``.
 
     Beats come from ``core.training.dataset.build_beat_table(data_dir, records, 'reference')`` (the app's own
     cleaning and windows at the annotated R-peaks); only beats of the AAMI classes are kept. ``table``
-    may pass an already built ``BeatTable`` to score several prompt sets on the same beats. ``gate``: the
-    softmax also weighs the calibrated ECG-only head (``core.zeroshot.gate_normal``), as the CLI does.
+    may pass an already built ``BeatTable``, ``inputs`` its ``zero_shot_inputs``, to score several prompt sets
+    on the same beats. ``gate``: the softmax also weighs the calibrated ECG-only head
+    (``core.zeroshot.gate_normal``), as the CLI does.
     """
-    if table is None:
-        table = build_beat_table(Path(data_dir), list(records), "reference")
-    aami = table.aami
-    keep = np.isin(table.record, list(records)) & (aami != "")
-    out = predict_logits(bundle.model, table.windows[keep], feature_matrix(table.features[keep], bundle.config.features), None)
-    labels, probs = score_beats(out["z"], prompts, bundle, text_encoder, ensemble)
+    if inputs is None:
+        if table is None:
+            table = build_beat_table(Path(data_dir), list(records), "reference")
+        inputs = zero_shot_inputs(bundle, table, records)
+    aami, z, p_abnormal = inputs
+    labels, probs = score_beats(z, prompts, bundle, text_encoder, ensemble)
     if gate:
-        probs = gate_normal(probs, labels, calibrated(out["ecg"], bundle.config.calibration["ecg"]), gate_threshold(bundle))
-    res = zero_shot_metrics(aami[keep], probs, labels)
+        probs = gate_normal(probs, labels, p_abnormal, gate_threshold(bundle))
+    res = zero_shot_metrics(aami, probs, labels)
     res.update(n_prompts=int(len(prompts)), ensemble=ensemble, temperature=float(bundle.config.zeroshot_temperature),
                records=list(records), gated=bool(gate), gate_threshold=gate_threshold(bundle) if gate else None)
     return res
