@@ -19,7 +19,8 @@ Methods, per window of ``window_beats`` RR intervals centred on each beat:
   the QRS). Sinus rhythm with frequent atrial or ventricular ectopy keeps its P waves and is not AF.
 
 RR intervals that touch a V-like beat are left out before the window measures (ventricular ectopy makes sinus
-rhythm irregular too; Dash 2009 remove ectopic intervals likewise). A beat is AF when COSEn > ``cosen_min``,
+rhythm irregular too; Dash 2009 remove ectopic intervals likewise); ``core.rhythm.analyse`` passes the beats
+the classifier flagged as premature supraventricular as 'V' here too. A beat is AF when COSEn > ``cosen_min``,
 normalised RMSSD > ``nrmssd_min`` and the window has no consistent P; AF beats then form episodes, merged
 across gaps below ``max_gap_s`` and kept when at least ``min_duration_s`` long (or the whole strip for short
 ECGs). Thresholds were chosen on the MIT-BIH training records (DS1 + 102, 104) only: without the cleaned

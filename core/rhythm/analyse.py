@@ -123,7 +123,15 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     # thresholds per evidence: with the cleaned lead P absence is measured, so RR may be less irregular
     af_kw = dict(cosen_min=-1.4, nrmssd_min=0.10) if atrial is not None else dict(cosen_min=-1.2, nrmssd_min=0.15)
     vl = _opt(ventricular_like, n, "ventricular_like", dtype=bool)
-    af_origin = origin if vl is None else np.where(vl & (origin != "Q"), "V", origin)
+    # The AF measures leave out RR intervals that touch an ectopic beat (Dash 2009): V-like beats, and with
+    # classifier labels also the beats the model flagged as premature supraventricular ('S'). Ventricular beats
+    # the morphology calls 'S' kept bigeminy looking irregular; on the training records (DS1 + 102, 104) this
+    # took AF duration PPV from 0.949 to 0.976 at the same Se 0.979. Timing-derived 'S' (no classifier) is
+    # every early beat, AF's own irregularity, so it stays in.
+    ectopic = np.zeros(n, bool) if vl is None else vl.copy()
+    if cls is not None:
+        ectopic |= origin == "S"
+    af_origin = np.where(ectopic & (origin != "Q"), "V", origin)
     episodes += detect_af(t, af_origin, pr, pa, exclude=unread | paced_m, atrial=atrial, **af_kw)
     af_m = _inside(t, episodes, ("AF", "AFL"))
     runs = detect_runs(t, np.where(unread, "Q", origin), exclude_svt=af_m | paced_m)

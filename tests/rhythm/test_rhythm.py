@@ -84,6 +84,9 @@ def test_first_degree_av_block():
     t = sinus(200)
     res = analyse_rhythm(t, t[-1], pr_ms=np.full(200, 260.0), p_amp_mv=np.full(200, 0.1), qrs_ms=np.full(200, 90.0))
     assert "AVB1" in kinds(res) and any("First-degree AV block" in s for s in res.statements)
+    # within the delineation allowance above 200 ms: not called (MIT-BIH 115 and 118 measure 208-211 ms)
+    borderline = analyse_rhythm(t, t[-1], pr_ms=np.full(200, 212.0), p_amp_mv=np.full(200, 0.1), qrs_ms=np.full(200, 90.0))
+    assert "AVB1" not in kinds(borderline)
 
 
 def test_paced_flag():
@@ -318,3 +321,22 @@ def test_beat_after_a_run_can_start_a_pattern():
     t = np.cumsum(np.where(org == "V", 0.4, 0.8))
     big = [e for e in detect_runs(t, org) if e.kind == "BIGEMINY"]
     assert big and "6 cycles" in big[0].detail
+
+
+def test_flagged_supraventricular_beats_leave_af_measures():
+    """Ventricular bigeminy where the classifier calls some of the ectopic beats 'S' (their QRS looked narrow):
+    the RR intervals around those beats are left out of the AF measures too, so the alternation is not read as
+    an irregular rhythm. Without classifier labels the same timing stays AF's to judge."""
+    rng = np.random.default_rng(1)
+    n = 400
+    ectopic = np.arange(n) % 2 == 1
+    rr = np.where(ectopic, 0.5, 1.0 + 0.08 * rng.standard_normal(n))  # coupling 0.5 s, pause with sinus arrhythmia
+    t = np.cumsum(rr)
+    cls = np.where(ectopic, "V", "N").astype(object)
+    cls[np.flatnonzero(ectopic)[rng.random(ectopic.sum()) < 0.35]] = "S"
+    labelled = analyse_rhythm(t, t[-1] + 1, beat_class=cls, p_amp_mv=np.full(n, np.nan))
+    assert "AF" not in kinds(labelled)
+    import core.rhythm.af as af
+    as_given = af.detect_af(t, np.array([c if c != "S" else "N" for c in cls]), None, np.full(n, np.nan),
+                            cosen_min=-1.2, nrmssd_min=0.15)
+    assert as_given, "the synthetic case must be AF-like when the 'S' beats' intervals stay in"
