@@ -5,7 +5,8 @@ The probability shown to the user is the fused one when a note is given, else th
 three are always returned so the page can show them side by side. Beats in stretches the signal-quality
 rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart. Record verdict
 (fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
-rhythm episode or at least one confidently abnormal beat (calibrated p >= ``CONFIDENT_P``) is present;
+rhythm episode or at least one confidently abnormal beat is present (calibrated p >= ``CONFIDENT_P``, or lower
+on short records, where one normal beat rarely gets that high: ``core.model.confidence``);
 v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). The record probability is the
 mean of the top 5 % of beat probabilities (at least 3 beats).
 """
@@ -21,6 +22,7 @@ import torch
 from core import config
 from core.io import Record
 from core.model.bundle import ModelBundle
+from core.model.confidence import confident_level
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
 from core.signal.features import PREMATURE_RATIO
@@ -32,6 +34,9 @@ MIN_BEATS_FOR_VERDICT = 2
 #: A beat is "confidently abnormal" for the record verdict at this calibrated probability (Platt on
 #: record-grouped OOF training predictions, so 0.9 means about 9 in 10 such beats are abnormal).
 CONFIDENT_P = 0.9
+#: Chance that a record of normal beats only gets an abnormal verdict from one beat alone, which sets the
+#: one-beat level for records shorter than a Holter (``core.model.confidence``); fixed in advance, not tuned.
+ONE_BEAT_ALPHA = 0.05
 #: For the rhythm reading only: beats whose morphology and timing say ventricular (``core.rhythm.origin``)
 #: and whose p reaches ``V_RUN_MIN_P`` count as V when at least ``V_RUN_MIN_BEATS`` of them follow one
 #: another, even below the beat threshold: inside ventricular tachycardia many sit just under it. Chosen on
@@ -152,7 +157,7 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     agreement, rhythm, note_effect = None, None, {}
     if gated:
         paced_known = note_in is not None and note_in.facts.get("PACEMAKER", 0.0) >= conf.fact_tau
-        rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known)
+        rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known, normal_exceedance=conf.normal_exceedance)
         apply_rhythm_context(table, rhythm)
         verdict = "not enough beats" if n < MIN_BEATS_FOR_VERDICT else ("abnormal" if rhythm.abnormal else "normal")
         if note_in is not None:
@@ -186,7 +191,8 @@ def apply_rhythm_context(table: pd.DataFrame, rhythm) -> None:
     table.loc[excused, "call"] = "normal"
 
 
-def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False):
+def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,
+                normal_exceedance: list | None = None):
     """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
 
     Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
@@ -195,7 +201,8 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     recordings >= 250 Hz) or, when the note states a pacemaker, when it is flagged and wide (QRS >= 120 ms or not
     measurable):
     recorders that filter the spike away (MIT-BIH at 360 Hz) leave no other evidence. Confident beats
-    for the verdict: calibrated p >= ``CONFIDENT_P``.
+    for the verdict: calibrated p >= ``CONFIDENT_P``, lowered for short records by the bundle's
+    ``normal_exceedance`` curve (``core.model.confidence.confident_level``, ``ONE_BEAT_ALPHA``).
     """
     from core.rhythm import analyse_rhythm, rhythm_inputs_from_beats
     from core.rhythm.origin import classify_origin
@@ -225,7 +232,9 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     supra = np.where(early | ~(np.isfinite(local) | np.isfinite(sinus)), "S", "Q")  # no RR to judge by: as before
     cls = np.where(beats.unreadable, "U", np.where(paced, "Q", np.where(ventricular, "V", np.where(flagged, supra, "N")))).astype(object)
     p = np.where(beats.unreadable, 0.0, p_shown)
-    return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": max(CONFIDENT_P, threshold),
+    level = confident_level(int((~beats.unreadable).sum()), normal_exceedance, alpha=ONE_BEAT_ALPHA,
+                            cap=max(CONFIDENT_P, threshold), floor=threshold)
+    return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": level,
                              "ventricular_like": v_like})
 
 

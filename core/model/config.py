@@ -91,6 +91,9 @@ class ModelConfig:
     #: calibrated ECG-only probability at which zero-shot's normal gate is even (``core.zeroshot.gate_normal``),
     #: chosen on record-grouped OOF training predictions (Youden 1950); None: the beat threshold ``thresholds['ecg']``
     zeroshot_gate: float | None = None
+    #: [[c, fraction of OOF normal beats with calibrated p >= c], ...] (``core.model.confidence``): how often a
+    #: normal beat reaches c, so the record verdict's one-beat level can follow the record's length; None: fixed
+    normal_exceedance: list | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -30,6 +30,7 @@ import numpy as np
 from core import config
 from core.model.bundle import save_bundle
 from core.model.config import MODEL_FEATURES_V2
+from core.model.confidence import exceedance_curve
 from core.model.inference import calibrated, feature_matrix, predict_logits
 from core.text.encoder import load_text_encoder
 from core.text.facts import FACTS
@@ -189,6 +190,8 @@ def run_seed(mitdb, svdb, out_dir, opts: TrainOptions, recognizer_dir, log=print
     # zero-shot's normal gate (core.zeroshot.gate_normal) sits where OOF normal and abnormal beats are told
     # apart best (Youden), not at the clinical <= 2 % threshold, which leaves most S beats "normal"
     model.config.zeroshot_gate = metrics["zeroshot_gate"] = youden_threshold(oof_p["ecg"], y_oof)
+    # how often an OOF normal beat reaches each calibrated p: the record verdict's one-beat level per record length
+    model.config.normal_exceedance = exceedance_curve(oof_p["ecg"][normal])
     model.config.train.update(records=train_recs, class_counts=metrics["train_class_counts"],
                               data="MIT-BIH Arrhythmia DB (DS1 + 102, 104) + MIT-BIH Supraventricular Arrhythmia DB (58 records)")
 
