@@ -45,13 +45,15 @@ def _statements(case) -> None:
     """The record verdict as a clinician would write it (v2: the rhythm reading's statements)."""
     st.subheader("Record reading")
     lines = case.statements or ["No rhythm statement (too few beats to read a rhythm)."]
+    level = float(getattr(case.rhythm, "confident_p", 0.9))
     badge = {"abnormal": ":red-badge[:material/warning: Abnormal]", "normal": ":green-badge[:material/check: Normal]"}
     with st.container(border=True):
         st.markdown(badge.get(case.verdict, f":gray-badge[{case.verdict}]"))
         st.markdown("\n".join(f"- {s}" for s in lines))
     st.caption("Verdict rule: abnormal when the rhythm reading finds an abnormal rhythm episode (AF, flutter, SVT, VT, "
                "bigeminy, trigeminy, pause, first-degree AV block, pacing) or at least one beat with calibrated "
-               "p(abnormal) ≥ 0.90; sinus brady-/tachycardia are reported with their rate.")
+               f"p(abnormal) ≥ {level:.2f} (0.90 on a Holter; lower on a short record, where a normal beat seldom "
+               "gets that high); sinus brady-/tachycardia are reported with their rate.")
 
 
 def _verdict(case, bundle) -> None:

@@ -45,6 +45,8 @@ class RhythmResult:
     context_reason: np.ndarray | None = None
     origin_source: str = "timing"
     n_confident_abnormal: int = 0
+    #: calibrated p at which one beat alone made the verdict abnormal (the caller's ``p_threshold``)
+    confident_p: float = 0.5
 
 
 def _opt(x, n: int, name: str, dtype=float):
@@ -97,7 +99,7 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
                                for a, b in bad]
     if n < 3:
         st, ab = write_statements(episodes, t, dur)
-        return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p)
+        return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p, confident_p=float(p_threshold))
     atrial = None
     # dtype kept (float32 from core.signal): the measures convert what they need, so a 24 h lead is not copied twice
     x = None if clean_mv is None else np.asarray(clean_mv).ravel()
@@ -163,4 +165,5 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
         if sel.sum() > 1:
             rates[k] = float(60.0 / np.median(np.diff(t)[sel[1:] & sel[:-1]])) if (sel[1:] & sel[:-1]).any() else float("nan")
     mean_rate = 60.0 * (n - 1) / (t[-1] - t[0]) if t[-1] > t[0] else float("nan")
-    return RhythmResult(episodes, st, ab, float(mean_rate), rates, eff, adj.p_abnormal, adj.reason, source, n_conf)
+    return RhythmResult(episodes, st, ab, float(mean_rate), rates, eff, adj.p_abnormal, adj.reason, source, n_conf,
+                        float(p_threshold))
