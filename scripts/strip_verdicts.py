@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -97,17 +98,10 @@ def _summary(rows, split: str) -> list[str]:
         if sub:
             out.append(f"| {cat} | {len(sub)} | {np.mean([x[3] for x in sub]):.3f} |")
     out.append(f"| sinus, N beats only | {len(neg)} | {1 - spec:.3f} (specificity {spec:.3f}) |")
-    missed = {}
-    for x in pos:
-        if not x[3]:
-            missed[x[0]] = missed.get(x[0], 0) + 1
-    out += ["", "Missed positive strips by record: " + ", ".join(f"{k} {v}" for k, v in sorted(missed.items(), key=lambda kv: -kv[1]))]
-    fp = {}
-    for x in neg:
-        if x[3]:
-            fp[x[0]] = fp.get(x[0], 0) + 1
-    out.append("False abnormal strips by record: " + ", ".join(f"{k} {v}" for k, v in sorted(fp.items(), key=lambda kv: -kv[1])))
-    return out
+    missed = Counter(x[0] for x in pos if not x[3])
+    false_abnormal = Counter(x[0] for x in neg if x[3])
+    return out + ["", "Missed positive strips by record: " + ", ".join(f"{k} {v}" for k, v in missed.most_common()),
+                  "False abnormal strips by record: " + ", ".join(f"{k} {v}" for k, v in false_abnormal.most_common())]
 
 
 if __name__ == "__main__":
