@@ -120,3 +120,11 @@ def test_rhythm_band_in_strip_and_tachogram(nsr):
     assert len(_trace(tg, "unreadable beat").x) == 3
     hidden = fr.rr_tachogram(b, 60.0, hide_calls=True)
     assert [t.name for t in hidden.data if t.mode == "markers"] == ["RR of a beat"]
+
+
+def test_format_value_writes_units_for_people():
+    from core.report.figures import format_value
+    assert format_value(1140.2, "ms") == "1140 ms"
+    assert format_value(0.7812, "ratio") == "0.781 ratio"
+    assert format_value(1.551, "1") == "1.55"  # SI's dimensionless '1' is not printed
+    assert format_value(float("nan"), "mV") == "not measured"

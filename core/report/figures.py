@@ -65,7 +65,8 @@ _SCALE_RATIO = PAPER["mm_per_mv"] / PAPER["mm_per_s"]  # 0.4: 1 mV drawn as long
 
 
 def format_value(value, unit: str = "") -> str:
-    """A measurement for people: '1140 ms', '0.78 ratio', '0.383 mV'; 'not measured' for NaN/None."""
+    """A measurement for people: '1140 ms', '0.78 ratio', '0.383 mV'; 'not measured' for NaN/None. The SI
+    dimensionless unit '1' (record-relative features) is not printed: '1.55 1' reads as a typo."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -74,7 +75,7 @@ def format_value(value, unit: str = "") -> str:
         return "not measured"
     a = abs(v)
     txt = f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
-    return f"{txt} {unit}".strip()
+    return f"{txt} {'' if unit == '1' else unit}".strip()
 
 
 def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, legend: bool = True) -> go.Figure:
