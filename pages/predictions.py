@@ -64,7 +64,11 @@ def _verdict(case, bundle) -> None:
     cols = st.columns(4)
     cols[0].metric("Record verdict", case.verdict)
     cols[1].metric(f"Record p(abnormal), {'fused' if case.view == 'fused' else 'ECG only'}",
-                   "–" if not np.isfinite(case.p_record["shown"]) else f"{case.p_record['shown']:.2f}")
+                   "–" if not np.isfinite(case.p_record["shown"]) else f"{case.p_record['shown']:.2f}",
+                   help="Mean of the top 5 % of beat probabilities (at least 3 beats): how abnormal the record's worst "
+                        "beats look together. The verdict does not come from it: one confidently abnormal beat or one "
+                        "abnormal rhythm episode is enough, so a strip with a single clear ectopic beat can read "
+                        "abnormal at a low record probability." if v2 else None)
     n_unread = int(table["unreadable"].sum()) if "unreadable" in table else 0
     n_called = len(table) - n_unread
     cols[2].metric("Beats flagged abnormal", f"{case.n_flagged} / {n_called if v2 else len(table)}",
