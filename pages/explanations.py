@@ -81,7 +81,8 @@ def _beat_view(case, bundle, ex, i: int) -> None:
             st.plotly_chart(xfigs.similar_beats(case.beats.windows[i, 0], [assets.index_window[j] for j in sim["index"]], labels),
                             width="stretch")
         st.dataframe(sim.drop(columns=["index"], errors="ignore").round(3), hide_index=True, width="stretch")
-        st.caption("Nearest training beats (MIT-BIH DS1 + 102, 104; SVDB records 8xx) in the shared ECG–text space; distance = 1 − cosine. "
+        st.caption("Nearest training beats (MIT-BIH DS1 + 102, 104; SVDB records 8xx) in the shared ECG–text space; "
+                   "distance = 1 − cosine. "
                    "If the neighbours are mostly of one class, the model sees this beat as that kind of beat.")
 
 
