@@ -191,6 +191,21 @@ def apply_rhythm_context(table: pd.DataFrame, rhythm) -> None:
     table.loc[excused, "call"] = "normal"
 
 
+def continue_ventricular_runs(beat_time_s: np.ndarray, ventricular: np.ndarray, flagged: np.ndarray,
+                              rr_tolerance: float = 1.25) -> np.ndarray:
+    """A flagged beat right after a ventricular one, at an RR (s) no longer than ``rr_tolerance`` times the longer
+    of the two RR before, is ventricular too: inside ventricular tachycardia the QRS drifts, the local RR adapts
+    and the RR may alternate, so the morphology rule alone breaks a run into pieces; the beat after a single
+    PVC comes after the compensatory pause (longer than the sinus cycle by the PVC's prematurity) and stays."""
+    t = np.asarray(beat_time_s, float)
+    out = np.asarray(ventricular, bool).copy()
+    rr = np.r_[np.nan, np.nan, np.diff(t)][1:]  # rr[i]: the interval ending at beat i (NaN for beat 0)
+    for i in range(2, len(t)):
+        if not out[i] and flagged[i] and out[i - 1] and rr[i] <= rr_tolerance * np.fmax(rr[i - 1], rr[i - 2]):
+            out[i] = True
+    return out
+
+
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,
                 normal_exceedance: list | None = None):
     """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
@@ -222,6 +237,7 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     if V_RUN_MIN_P is not None:
         cand = (origin == "V") & ~beats.unreadable & ~paced & (np.nan_to_num(p_shown) >= V_RUN_MIN_P)
         ventricular |= runs_at_least(cand, V_RUN_MIN_BEATS)
+    ventricular = continue_ventricular_runs(kw["beat_time_s"], ventricular, flagged & ~beats.unreadable & ~paced)
     v_like = None
     if V_ANY_MIN_P is not None:
         v_like = (origin == "V") & ~beats.unreadable & ~paced & (np.nan_to_num(p_shown) >= V_ANY_MIN_P)

@@ -82,3 +82,23 @@ def test_bundled_paced_example_reads_paced_with_its_note_and_never_atrial_premat
     n_s = sum(int(s.split()[0]) for s in without.rhythm.statements if s.endswith(("atrial premature beat", "atrial premature beats")))
     assert n_s <= 0.1 * len(without.table)
     assert any("not premature, origin unclear" in s for s in without.rhythm.statements)
+
+
+def test_ventricular_run_continues_through_alternating_rr_but_not_past_a_compensatory_pause():
+    from core.predict import continue_ventricular_runs
+    # sinus 0.8 s, then a VT whose RR alternates 0.47 / 0.72 s (as in MIT-BIH 223), all beats flagged
+    rr = [0.8] * 5 + [0.47, 0.72] * 5
+    t = np.cumsum([0.0] + rr)
+    v = np.zeros(len(t), bool)
+    v[5] = True  # the morphology rule found only the first ventricular beat
+    flagged = np.zeros(len(t), bool)
+    flagged[5:] = True
+    out = continue_ventricular_runs(t, v, flagged)
+    assert out[5:].all() and not out[:5].any()
+    # one PVC (coupling 0.5 s) followed by a flagged beat after a full compensatory pause (1.1 s): not continued
+    t2 = np.cumsum([0.0, 0.8, 0.8, 0.8, 0.5, 1.1, 0.8])
+    v2 = np.zeros(len(t2), bool)
+    v2[4] = True
+    assert not continue_ventricular_runs(t2, v2, np.ones(len(t2), bool))[5]
+    # an unflagged beat never continues a run
+    assert not continue_ventricular_runs(t, v, np.zeros(len(t), bool))[6:].any()
