@@ -99,7 +99,9 @@ MODEL_CARD_V2 = """
   chosen on training records; and the zero-shot bundle stayed seed001 although the OOF rule now picks held-out `ours`,
   whose DS2 V-vs-S is 0.68. The AF measures also leaving out the RR around beats the classifier flags as 'S' came after
   DS2's 200 (bigeminy whose V beats morphology calls 'S') read 9 min of false AF; it was kept because it raised AF PPV on
-  DS1 (0.949 to 0.976, Se unchanged). Nothing else was changed after a DS2 result.
+  DS1 (0.949 to 0.976, Se unchanged). The V-run continuation (a flagged beat after a V beat at no longer an RR) was
+  written knowing DS2's VT Se 0.254, from training record 223, and chosen on the training records (VT Se 0.231 to
+  0.556); DS2 was run once, after. Nothing else was changed after a DS2 result.
 - **Zero-shot claims** are made with bundle zs (the CLIP recipe seed001 with S and Q the only abnormal classes: V and F
   beats never entered its training), because v2's classifier saw V labels. By default the prompts' softmax is
   multiplied by the trained detector's normal-vs-abnormal opinion (normal is a trained class), one factor for every
