@@ -199,7 +199,7 @@ def continue_ventricular_runs(beat_time_s: np.ndarray, ventricular: np.ndarray, 
     PVC comes after the compensatory pause (longer than the sinus cycle by the PVC's prematurity) and stays."""
     t = np.asarray(beat_time_s, float)
     out = np.asarray(ventricular, bool).copy()
-    rr = np.r_[np.nan, np.nan, np.diff(t)][1:]  # rr[i]: the interval ending at beat i (NaN for beat 0)
+    rr = np.r_[np.nan, np.diff(t)]  # rr[i]: the interval ending at beat i (NaN for beat 0)
     for i in range(2, len(t)):
         if not out[i] and flagged[i] and out[i - 1] and rr[i] <= rr_tolerance * np.fmax(rr[i - 1], rr[i - 2]):
             out[i] = True

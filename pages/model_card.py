@@ -32,7 +32,8 @@ def _section_data(bundle) -> None:
     train = bundle.config.train or {}
     st.markdown(
         f"- **Data:** {train.get('data', 'MIT-BIH Arrhythmia Database v1.0.0 (PhysioNet)')}, inter-patient split of "
-        "de Chazal et al. (2004): trained on DS1 + paced 102, 104; tested on DS2 + paced 107, 217 (records 201 in DS1 and 202 in DS2 are one patient).\n"
+        "de Chazal et al. (2004): trained on DS1 + paced 102, 104; tested on DS2 + paced 107, 217 "
+        "(records 201 in DS1 and 202 in DS2 are one patient).\n"
         f"- **Training beats by class:** {train.get('class_counts', bundle.metrics.get('train_class_counts', 'n/a'))}\n"
         "- **How notes were built:** the database has no clinical notes. Each training record's note was "
         "*constructed* from its header (age, sex, medications) and, for some, the reference rhythm annotations; "

@@ -12,6 +12,7 @@ import streamlit as st
 from core import config
 from pages import _state as state
 from pages._state import Key
+from core.predict import CONFIDENT_P
 from core.report import figures as figs
 from core.report.tables import beat_table, reference_confusion
 from pages._common import (beat_label, context_reason, get_bundle, get_text_encoder, is_fact_gated, memo, require_case,
@@ -45,15 +46,16 @@ def _statements(case) -> None:
     """The record verdict as a clinician would write it (v2: the rhythm reading's statements)."""
     st.subheader("Record reading")
     lines = case.statements or ["No rhythm statement (too few beats to read a rhythm)."]
-    level = float(getattr(case.rhythm, "confident_p", 0.9))
+    level = case.rhythm.confident_p
+    one_beat = (f"≥ {CONFIDENT_P:.2f} (lower on a short record, where a normal beat seldom gets that high)"
+                if level >= CONFIDENT_P else f"≥ {level:.2f} for a record this short ({CONFIDENT_P:.2f} on a Holter)")
     badge = {"abnormal": ":red-badge[:material/warning: Abnormal]", "normal": ":green-badge[:material/check: Normal]"}
     with st.container(border=True):
         st.markdown(badge.get(case.verdict, f":gray-badge[{case.verdict}]"))
         st.markdown("\n".join(f"- {s}" for s in lines))
     st.caption("Verdict rule: abnormal when the rhythm reading finds an abnormal rhythm episode (AF, flutter, SVT, VT, "
                "bigeminy, trigeminy, pause, first-degree AV block, pacing) or at least one beat with calibrated "
-               f"p(abnormal) ≥ {level:.2f} (0.90 on a Holter; lower on a short record, where a normal beat seldom "
-               "gets that high); sinus brady-/tachycardia are reported with their rate.")
+               f"p(abnormal) {one_beat}; sinus brady-/tachycardia are reported with their rate.")
 
 
 def _verdict(case, bundle) -> None:

@@ -156,6 +156,22 @@ def test_predictions_statements_unreadable_no_agreement(v2_env, noisy):
     counts = next(d for d in _frames(at) if "call" in d.columns and "beats" in d.columns)
     assert int(counts.set_index("call").loc["unreadable", "beats"]) == n_u
     assert any("No note was given" in i.value for i in at.info)
+    rule = next(c.value for c in at.caption if c.value.startswith("Verdict rule"))
+    assert case.rhythm.confident_p == 0.9 and "≥ 0.90 (lower on a short record" in rule
+
+
+def test_predictions_verdict_caption_states_a_short_records_level(v2_env, v2_models):
+    """A 10 s strip is abnormal from one beat at a lower p than a Holter; the caption says which level applied."""
+    from core.io import read_record
+    from core.predict import analyse_case, content_hash
+
+    rec = read_record(config.EXAMPLES_DIR / "short_10s_csv" / "ecg.csv")
+    case = analyse_case(rec, None, v2_models[0])
+    level = case.rhythm.confident_p
+    assert level < 0.9
+    at = _open(_app(_state((case, "", content_hash(rec, None)))), "pages/predictions.py")
+    rule = next(c.value for c in at.caption if c.value.startswith("Verdict rule"))
+    assert f"≥ {level:.2f} for a record this short (0.90 on a Holter)" in rule
 
 
 def test_predictions_note_changed(v2_env, afib):
