@@ -102,7 +102,11 @@ MODEL_CARD_V2 = """
   DS2's 200 (bigeminy whose V beats morphology calls 'S') read 9 min of false AF; it was kept because it raised AF PPV on
   DS1 (0.949 to 0.976, Se unchanged). The V-run continuation (a flagged beat after a V beat at no longer an RR) was
   written knowing DS2's VT Se 0.254, from training record 223, and chosen on the training records (VT Se 0.231 to
-  0.556); DS2 was run once, after. Nothing else was changed after a DS2 result.
+  0.556); DS2 was run once, after. The learned noise index (`core.signal.noise_model`, logistic regression on the
+  quality indices, fitted on the '~' annotations of DS1 + 102, 104 and SVDB) replaced the hand noise tests because they
+  called 5 % of 105's annotated noise unreadable; an exploratory version's DS2 readout (at p_noise 0.98 and 0.99) was
+  seen before its threshold rule (<= 1 % of clean training beats unreadable, out of fold) was written down. Nothing else
+  was changed after a DS2 result.
 - **Zero-shot claims** are made with bundle zs (the CLIP recipe seed001 with S and Q the only abnormal classes: V and F
   beats never entered its training), because v2's classifier saw V labels. By default the prompts' softmax is
   multiplied by the trained detector's normal-vs-abnormal opinion (normal is a trained class), one factor for every

@@ -1,7 +1,8 @@
 """How the per-beat `unreadable` call matches the MIT-BIH '~' noise annotations.
 
-Usage: python -m scripts.noise_table [mitdb_dir]. Prints DS1 pooled (where the rule was chosen) and
-each test record with annotated noise (report only). A beat is "in noise" when the '~' code in
+Usage: python -m scripts.noise_table [mitdb_dir]. Prints the training records pooled, DS1 + 102, 104 and
+SVDB (``svdb`` beside ``mitdb_dir``; where the noise index was fitted: in-sample here, out-of-fold figures are
+in ``core/signal/noise_model.json``), and each test record with annotated noise (report only). A beat is "in noise" when the '~' code in
 force at its peak (``subtype``: bit 0 upper signal, bit 1 lower, -1 both unreadable) marks the
 analysed lead. V and paced ('/') counts are of beats outside noise, labels matched within 150 ms.
 """
@@ -17,17 +18,7 @@ import wfdb
 from core import config
 from core.io import read_record
 from core.signal.beats import extract_beats, lead_order, match_reference
-
-
-def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarray:
-    """True where the quality code in force at the peak has ``lead`` noisy."""
-    tl = np.array(ann.symbol) == "~"
-    samp, code = ann.sample[tl], ann.subtype[tl]
-    if len(samp) == 0:
-        return np.zeros(len(rpeaks), bool)
-    j = np.searchsorted(samp, rpeaks, side="right") - 1
-    c = np.where(j >= 0, code[np.maximum(j, 0)], 0)
-    return (c == -1) | ((c > 0) & ((c & (1 << lead)) > 0))
+from core.training.noise_fit import noise_mask
 
 
 def record_row(folder: Path, name: str) -> dict:
@@ -46,8 +37,13 @@ def record_row(folder: Path, name: str) -> dict:
 
 
 def main(folder: Path) -> None:
-    for label, names in (("train (DS1 + 102, 104)", config.TRAIN_RECORDS), ("test", config.TEST_RECORDS)):
-        t = pd.DataFrame([record_row(folder, n) for n in names]).set_index("record")
+    svdb = folder.parent / "svdb"
+    sets = [("train (DS1 + 102, 104)", folder, config.TRAIN_RECORDS)]
+    if (svdb / "RECORDS").exists():
+        sets.append(("train (SVDB)", svdb, (svdb / "RECORDS").read_text().split()))
+    sets.append(("test", folder, config.TEST_RECORDS))
+    for label, where, names in sets:
+        t = pd.DataFrame([record_row(where, n) for n in names]).set_index("record")
         t["noise_frac"] = (t.noise_unr / t.noise.clip(lower=1)).round(3)
         t["clean_frac"] = (t.clean_unr / t.clean).round(4)
         s = t.sum()

@@ -1,4 +1,4 @@
-"""The per-beat `unreadable` call: a synthetic noise burst, and MIT-BIH '~' annotations on DS1."""
+"""The per-beat `unreadable` call: a synthetic noise burst, the shipped noise index, and the MIT-BIH '~' annotations."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +32,7 @@ def test_noise_burst_is_unreadable_clean_beats_are_not():
     assert not q.unreadable[outside].any()
 
 
-def test_other_columns_do_not_depend_on_the_hf_rule():
+def test_a_clean_record_has_no_unreadable_beat():
     rng = np.random.default_rng(2)
     x, peaks = _synthetic_ecg(60.0, rng)
     q = assess_beat_quality(x, x, FS, peaks)
@@ -40,29 +40,34 @@ def test_other_columns_do_not_depend_on_the_hf_rule():
 
 
 @pytest.mark.slow
-def test_ds1_noise_annotations(mitdb_dir):
-    """On DS1 (+102, 104): measured 41.3 % of in-noise beats unreadable, 0.24 % of clean ones."""
-    wfdb = pytest.importorskip("wfdb")
+def test_noise_annotations_training_and_test(mitdb_dir):
+    """The shipped noise index against the '~' annotations. Training records (DS1 + 102, 104; fitted there,
+    so in-sample): measured 53.0 % of in-noise beats unreadable, 0.59 % of clean ones. Test records (never
+    fitted on): 28.5 % in noise (105: 36 %), 0.19 % of clean beats; the previous hand rule got 10.8 % / 0.30 %."""
     from core import config
-    from core.io import read_record
-    from core.signal.beats import extract_beats, lead_order
+    from scripts.noise_table import record_row
 
-    hit = n_noise = fp = n_clean = 0
-    for name in config.TRAIN_RECORDS:
-        rec = read_record(str(mitdb_dir / f"{name}.hea"))
-        beats = extract_beats(rec)
-        ann = wfdb.rdann(str(mitdb_dir / name), "atr")
-        tl = np.array(ann.symbol) == "~"
-        samp, code = ann.sample[tl], ann.subtype[tl]
-        j = np.searchsorted(samp, beats.rpeaks, side="right") - 1
-        c = np.where(j >= 0, code[np.maximum(j, 0)], 0) if len(samp) else np.zeros(len(beats.rpeaks), int)
-        bit = 1 << lead_order(rec)[0][0]
-        noise = (c == -1) | ((c > 0) & ((c & bit) > 0))
-        u = beats.features["unreadable"].to_numpy(bool)
-        hit += int((u & noise).sum()); n_noise += int(noise.sum())
-        fp += int((u & ~noise).sum()); n_clean += int((~noise).sum())
-    assert hit / n_noise >= 0.35
-    assert fp / n_clean <= 0.005
+    for names, min_noise, max_clean in ((config.TRAIN_RECORDS, 0.45, 0.008), (config.TEST_RECORDS, 0.20, 0.004)):
+        rows = [record_row(mitdb_dir, n) for n in names]
+        noise, hit = sum(r["noise"] for r in rows), sum(r["noise_unr"] for r in rows)
+        clean, fp = sum(r["clean"] for r in rows), sum(r["clean_unr"] for r in rows)
+        assert hit / noise >= min_noise and fp / clean <= max_clean, (names[0], hit / noise, fp / clean)
+    row_105 = record_row(mitdb_dir, "105")
+    assert row_105["noise_unr"] / row_105["noise"] >= 0.25  # the ICU-like case of issue 10
+
+
+def test_shipped_noise_index_loads_and_ranks_noise_higher():
+    from core.signal.noise_model import load_noise_model
+
+    m = load_noise_model()
+    assert 0.5 < m.threshold < 1.0 and m.fit["out_of_fold"]["svdb"]["clean_unreadable"] <= 0.02
+    rng = np.random.default_rng(4)
+    x, peaks = _synthetic_ecg(60.0, rng)
+    noisy = x.copy()
+    noisy[int(20 * FS):int(40 * FS)] += rng.normal(0, 0.4, int(20 * FS))
+    q = assess_beat_quality(x, noisy, FS, peaks)
+    t = peaks / FS
+    assert q.p_noise[(t > 24) & (t < 36)].min() > q.p_noise[(t < 15) | (t > 45)].max()
 
 
 def test_fewer_beats_than_the_vote_window():

@@ -11,22 +11,20 @@ Quality indices of Li, Clifford & Mark (2008) and Clifford et al. (2012), each c
 - ``bassqi``: 1 - power 0-1 Hz / 0-40 Hz of the raw lead (baseline wander share).
 - ``amp_rel``: the window's robust amplitude (max - min of the cleaned lead) over the
   record's median window (bursts of motion artefact are large; lead-off is flat).
+- ``hf_rel``, ``hf_snr``: the median |raw lead above 40 Hz| (50/60 Hz notched; muscle noise) in the
+  window over the record's median (``hf_rel``) and over the record's median window amplitude (``hf_snr``).
+- ``p_noise``: the learned noise index of ``core.signal.noise_model`` (logistic regression on the indices
+  above and their 7-beat medians, fitted on the training records' '~' signal-quality annotations).
 
-``unreadable`` (``UNREADABLE_RULE``) is true where any of three tests holds; the two new ones are
-put to a majority vote over 5 consecutive beats (noise comes in stretches):
+``unreadable`` is true where either test holds:
 
-- shape: bSQI < 0.7 and (kSQI < 4 or amp_rel outside 0.25..3) (the original rule, not voted);
-- muscle noise: the median |raw lead above 40 Hz| (50/60 Hz notched) in the 4 s window, in mV, is
-  > 3.0 x the record's median AND > 0.007 x the record's median window amplitude;
-- baseline wander: basSQI < 0.3 and bSQI < 0.95.
+- shape: bSQI < 0.7 and (kSQI < 4 or amp_rel outside 0.25..3) (``UNREADABLE_RULE``, fixed in advance);
+- the noise index: ``p_noise`` >= the model's threshold (chosen on record-grouped out-of-fold predictions
+  of the training records: at most 1 % of their clean beats called unreadable).
 
-The extra thresholds were chosen on the training records only (DS1 + 102, 104) against the MIT-BIH
-'~' annotations (``subtype``: bit 0 = upper signal noisy, bit 1 = lower, -1 = both unreadable;
-a beat is "in noise" when the bit of the analysed lead is set; 114 has MLII as its lower signal).
-DS1 pooled, before -> after: in-noise beats called unreadable 0.3 % -> 41.3 % (of 1084); clean beats
-0.02 % -> 0.24 % (of 54313, worst record 108: 1.3 %); clean V beats 1/3562 -> 4/3562; clean paced
-beats 0/3320 -> 0. On the test records (reported, not tuned) it generalises less well: 10.8 % of
-1039 in-noise beats (105: 22/410 = 5.4 %), clean 0.30 % but 212: 3.6 %.
+It replaced two hand-set tests (muscle noise, baseline wander) chosen on DS1 alone, which called 41 % of
+DS1's in-noise beats unreadable but 11 % of the test records' (105: 5 %). Figures: ``python -m
+scripts.noise_table`` and the README.
 """
 from __future__ import annotations
 
@@ -34,21 +32,21 @@ import numpy as np
 import pandas as pd
 import scipy.signal as sps
 
+from core.signal.noise_model import NoiseModel, load_noise_model, noise_probability
+
 WINDOW_S = 4.0
 HOP_S = 2.0
 BSQI_HALF_S = 5.0
 MATCH_S = 0.15
 WORK_FS = 120.0  # indices are computed on a decimated copy (all bands are < 40 Hz)
 
-#: The `unreadable` rule. The first four thresholds also define ``sqi`` (a model input: unchanged);
-#: the rest were chosen on the DS1 training records' '~' noise annotations (module docstring).
-UNREADABLE_RULE = {"bsqi_below": 0.7, "amp_rel_above": 3.0, "amp_rel_below": 0.25, "ksqi_below": 4.0,
-                   "hf_rel_above": 3.0, "hf_snr_above": 0.007,
-                   "bassqi_wander_below": 0.3, "bsqi_wander_below": 0.95, "smooth_beats": 5}
+#: The shape test of the `unreadable` call; its four thresholds also define ``sqi`` (a model input).
+UNREADABLE_RULE = {"bsqi_below": 0.7, "amp_rel_above": 3.0, "amp_rel_below": 0.25, "ksqi_below": 4.0}
 HF_CUTOFF_HZ = 40.0  # muscle noise extends above the ECG band (Li, Clifford & Mark 2008 use 40 Hz)
 MAINS_HZ = (50.0, 60.0)  # notched out first: mains hum is removed by cleaning, it does not hide beats
 
-COLUMNS = {"bsqi": "1", "ksqi": "1", "psqi": "1", "bassqi": "1", "amp_rel": "1", "sqi": "1", "unreadable": "bool"}
+COLUMNS = {"bsqi": "1", "ksqi": "1", "psqi": "1", "bassqi": "1", "amp_rel": "1", "hf_rel": "1", "hf_snr": "1",
+           "p_noise": "1", "sqi": "1", "unreadable": "bool"}
 
 
 def _decimate(x: np.ndarray, fs: float) -> tuple[np.ndarray, float, int]:
@@ -114,18 +112,6 @@ def _hf_floor(raw: np.ndarray, fs: float, centres: np.ndarray, half: int) -> np.
     return out
 
 
-def _majority(flag: np.ndarray, n: int) -> np.ndarray:
-    """Majority vote over ``n`` consecutive beats (centred): noise comes in stretches, so isolated
-    calls are dropped and single gaps inside a stretch are filled."""
-    if n <= 1 or len(flag) == 0:
-        return flag
-    k, lo = np.ones(n), (n - 1) // 2
-    # "full" then slice, not "same": "same" returns n values when there are fewer than n beats.
-    votes = np.convolve(flag.astype(float), k)[lo:lo + len(flag)]
-    counts = np.convolve(np.ones(len(flag)), k)[lo:lo + len(flag)]
-    return votes / counts > 0.5
-
-
 def _bsqi_per_beat(r: np.ndarray, other: np.ndarray, fs: float) -> np.ndarray:
     tol = int(MATCH_S * fs)
     if len(other) == 0 or len(r) == 0:
@@ -154,25 +140,8 @@ def _hf_indices(raw: np.ndarray, fs: float, q: int, grid: np.ndarray, gi: np.nda
     return hf_rel, hf_snr
 
 
-def _unreadable(checks: np.ndarray, bsqi: np.ndarray, bassqi: np.ndarray,
-                hf: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """The `unreadable` call (``UNREADABLE_RULE``), smoothed over neighbouring beats."""
-    rule = UNREADABLE_RULE
-    hf_rel, hf_snr = hf
-    # The detectors disagree AND the window looks like noise (not ECG-shaped, or a burst/flat).
-    shape = ~checks[:, 0] & (~checks[:, 1] | ~checks[:, 2] | ~checks[:, 3])
-    # Muscle noise: the HF floor is well above this record's usual AND large against its QRS
-    # (the record-relative test alone flags low-amplitude records, the absolute one alone
-    # misses records noisy throughout).
-    muscle = (hf_rel > rule["hf_rel_above"]) & (hf_snr > rule["hf_snr_above"])
-    # Baseline wander/electrode motion: most power below 1 Hz and the detectors start to disagree.
-    wander = (bassqi < rule["bassqi_wander_below"]) & (bsqi < rule["bsqi_wander_below"])
-    # The shape calls are kept as they are (they are rare and sit next to detector gaps, where a
-    # vote over neighbours would drop them); the new calls are voted over neighbouring beats.
-    return shape | _majority(muscle | wander, int(rule["smooth_beats"]))
-
-
-def assess_beat_quality(clean_mv: np.ndarray, raw_mv: np.ndarray, fs: float, rpeaks: np.ndarray) -> pd.DataFrame:
+def assess_beat_quality(clean_mv: np.ndarray, raw_mv: np.ndarray, fs: float, rpeaks: np.ndarray,
+                        noise_model: NoiseModel | None = None) -> pd.DataFrame:
     """Signal-quality indices of every beat and the `unreadable` call.
 
     Parameters
@@ -181,12 +150,13 @@ def assess_beat_quality(clean_mv: np.ndarray, raw_mv: np.ndarray, fs: float, rpe
     raw_mv : the same lead unfiltered, in mV, same length and rate.
     fs : sampling rate in Hz.
     rpeaks : R-peak sample indices at ``fs`` (ascending).
+    noise_model : the noise index to apply (default: the shipped ``noise_model.json``).
 
     Returns
     -------
     DataFrame, one row per beat: ``bsqi``, ``ksqi``, ``psqi``, ``bassqi``, ``amp_rel`` (unitless),
-    ``sqi`` (0..1, the fraction of the four checks of ``UNREADABLE_RULE`` passed) and
-    ``unreadable`` (bool).
+    ``hf_rel``, ``hf_snr`` (unitless), ``p_noise`` (0..1, ``core.signal.noise_model``), ``sqi`` (0..1, the
+    fraction of the four checks of ``UNREADABLE_RULE`` passed) and ``unreadable`` (bool).
     """
     x, raw = np.asarray(clean_mv, dtype=float), np.asarray(raw_mv, dtype=float)
     if x.ndim != 1 or raw.shape != x.shape:
@@ -212,7 +182,14 @@ def assess_beat_quality(clean_mv: np.ndarray, raw_mv: np.ndarray, fs: float, rpe
     rule = UNREADABLE_RULE
     checks = np.stack([bsqi >= rule["bsqi_below"], amp_rel <= rule["amp_rel_above"],
                        amp_rel >= rule["amp_rel_below"], st["ksqi"] >= rule["ksqi_below"]], 1)
-    sqi = checks.mean(1)
-    unreadable = _unreadable(checks, bsqi, st["bassqi"], _hf_indices(raw, fs, q, grid, gi, amp_ref))
-    return pd.DataFrame({"bsqi": bsqi, "ksqi": st["ksqi"], "psqi": st["psqi"], "bassqi": st["bassqi"],
-                         "amp_rel": amp_rel, "sqi": sqi, "unreadable": unreadable})
+    hf_rel, hf_snr = _hf_indices(raw, fs, q, grid, gi, amp_ref)
+    out = pd.DataFrame({"bsqi": bsqi, "ksqi": st["ksqi"], "psqi": st["psqi"], "bassqi": st["bassqi"],
+                        "amp_rel": amp_rel, "hf_rel": hf_rel, "hf_snr": hf_snr})
+    model = noise_model or load_noise_model()
+    out["p_noise"] = noise_probability(out, model)
+    out["sqi"] = checks.mean(1)
+    # The detectors disagree AND the window looks like noise (not ECG-shaped, or a burst/flat)...
+    shape = ~checks[:, 0] & (~checks[:, 1] | ~checks[:, 2] | ~checks[:, 3])
+    # ...or the learned index reads the stretch as noise.
+    out["unreadable"] = shape | (out["p_noise"].to_numpy() >= model.threshold)
+    return out

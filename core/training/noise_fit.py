@@ -1,0 +1,119 @@
+"""Fit the learned noise index (``core.signal.noise_model``) on the training records' noise annotations.
+
+    python -m core.training.noise_fit [--mitdb DIR] [--svdb DIR] [--out core/signal/noise_model.json]
+
+Data: every beat the app detects in the training records, DS1 + 102, 104 (MIT-BIH) and the 58 SVDB records,
+labelled "in noise" where the '~' signal-quality annotation in force marks the analysed lead (``noise_mask``).
+No test record (DS2 + 107, 217) is read. Model: standardised logistic regression, classes weighted to balance.
+Threshold (rule fixed before the test records were read): the lowest p_noise at which at most
+``MAX_CLEAN_UNREADABLE`` of the clean beats are unreadable (together with the shape test of
+``core.signal.quality``), on record-grouped 5-fold out-of-fold predictions (each record is a group).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import wfdb
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from core import config
+from core.io import read_record
+from core.signal.beats import extract_beats, lead_order, match_reference
+from core.signal.noise_model import MODEL_PATH, NoiseModel, design_names, noise_design
+from core.signal.quality import UNREADABLE_RULE
+
+MAX_CLEAN_UNREADABLE = 0.01
+FOLDS = 5
+
+
+def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarray:
+    """True where the quality code in force at the peak has ``lead`` noisy (``subtype``: bit 0 upper
+    signal, bit 1 lower, -1 both unreadable; MIT-BIH and SVDB use the same convention)."""
+    tl = np.array(ann.symbol) == "~"
+    samp, code = ann.sample[tl], ann.subtype[tl]
+    if len(samp) == 0:
+        return np.zeros(len(rpeaks), bool)
+    j = np.searchsorted(samp, rpeaks, side="right") - 1
+    c = np.where(j >= 0, code[np.maximum(j, 0)], 0)
+    return (c == -1) | ((c > 0) & ((c & (1 << lead)) > 0))
+
+
+def record_beats(folder: Path, name: str) -> pd.DataFrame:
+    """Quality indices, noise label and reference symbol of every detected beat of one record."""
+    rec = read_record(str(folder / f"{name}.hea"))
+    beats = extract_beats(rec)
+    ann = wfdb.rdann(str(folder / name), "atr")
+    is_beat = np.isin(ann.symbol, list(config.AAMI_CLASS))
+    sym = match_reference(beats.rpeaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
+                          int(round(0.15 * rec.fs)))
+    f = beats.features
+    out = f[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr"]].copy()
+    out["noise"] = noise_mask(ann, beats.rpeaks, lead_order(rec)[0][0])
+    out["symbol"], out["record"] = np.asarray(sym, object), f"{folder.name}:{name}"
+    return out.reset_index(drop=True)
+
+
+def shape_test(d: pd.DataFrame) -> np.ndarray:
+    """The shape part of the `unreadable` call (``core.signal.quality``)."""
+    r = UNREADABLE_RULE
+    return (d.bsqi < r["bsqi_below"]).to_numpy() & ((d.ksqi < r["ksqi_below"]) | (d.amp_rel > r["amp_rel_above"])
+                                                     | (d.amp_rel < r["amp_rel_below"])).to_numpy()
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    lr = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit((x - mean) / scale, y)
+    return mean, scale, lr
+
+
+def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
+    """The noise index and its threshold from the beats of ``record_beats`` (several records)."""
+    x = np.vstack([noise_design(g) for _, g in d.groupby("record", sort=False)])
+    d = pd.concat([g for _, g in d.groupby("record", sort=False)]).reset_index(drop=True)
+    y = d.noise.to_numpy(int)
+    oof = np.zeros(len(d))
+    for a, b in GroupKFold(FOLDS).split(x, y, d.record):
+        mean, scale, lr = _fit(x[a], y[a])
+        oof[b] = lr.predict_proba((x[b] - mean) / scale)[:, 1]
+    shape, clean = shape_test(d), y == 0
+    cands = np.unique(np.round(oof[clean], 4))[::-1]
+    rate = np.array([(shape | (oof >= t))[clean].mean() for t in cands])  # rises as t falls
+    threshold = float(cands[np.flatnonzero(rate <= MAX_CLEAN_UNREADABLE)[-1]])
+    call = shape | (oof >= threshold)
+    db = d.record.str.split(":").str[0]
+    v = d.symbol.isin(["V", "E"]).to_numpy() & clean
+    fit = {"rule": f"lowest threshold with <= {MAX_CLEAN_UNREADABLE:.0%} of clean beats unreadable, out of fold",
+           "records": int(d.record.nunique()), "beats": int(len(d)), "folds": FOLDS,
+           "out_of_fold": {k: {"in_noise_unreadable": float(call[(db == k).to_numpy() & ~clean].mean()),
+                               "clean_unreadable": float(call[(db == k).to_numpy() & clean].mean()),
+                               "noise_beats": int(((db == k).to_numpy() & ~clean).sum())}
+                           for k in sorted(db.unique())},
+           "clean_v_unreadable": float(call[v].mean()) if v.any() else None}
+    mean, scale, lr = _fit(x, y)
+    return NoiseModel(design_names(), mean, scale, lr.coef_[0], float(lr.intercept_[0]), threshold, fit)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mitdb", type=Path, default=config.MITDB_DIR)
+    ap.add_argument("--svdb", type=Path, default=config.MITDB_DIR.parent / "svdb")
+    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = ap.parse_args(argv)
+    if not MODEL_PATH.exists():  # extract_beats applies the shipped index; its inputs do not depend on it
+        MODEL_PATH.write_text(json.dumps(NoiseModel.untrained().to_json()))
+    names = [(args.mitdb, r) for r in config.TRAIN_RECORDS]
+    names += [(args.svdb, r) for r in (args.svdb / "RECORDS").read_text().split()]
+    d = pd.concat([record_beats(folder, r) for folder, r in names], ignore_index=True)
+    model = fit_noise_model(d)
+    args.out.write_text(json.dumps(model.to_json(), indent=1))
+    print(json.dumps({"threshold": model.threshold, **model.fit}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
