@@ -1,35 +1,27 @@
 """How the per-beat `unreadable` call matches the MIT-BIH '~' noise annotations.
 
 Usage: python -m scripts.noise_table [mitdb_dir]. Prints the training records pooled, DS1 + 102, 104 and
-SVDB (``svdb`` beside ``mitdb_dir``; where the noise index was fitted: in-sample here, out-of-fold figures are
-in ``core/signal/noise_model.json``), and each test record with annotated noise (report only). A beat is "in noise" when the '~' code in
-force at its peak (``subtype``: bit 0 upper signal, bit 1 lower, -1 both unreadable) marks the
-analysed lead. V and paced ('/') counts are of beats outside noise, labels matched within 150 ms.
+SVDB (``svdb`` beside ``mitdb_dir``), where the noise index was fitted (so in-sample here; its out-of-fold
+figures are in ``core/signal/noise_model.json``), then each test record with annotated noise (report only).
+A beat is "in noise" when the '~' code in force at its peak marks the analysed lead
+(``core.training.noise_fit.noise_mask``). V and paced ('/') counts are of beats outside noise, labels
+matched within 150 ms.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import wfdb
 
 from core import config
-from core.io import read_record
-from core.signal.beats import extract_beats, lead_order, match_reference
-from core.training.noise_fit import noise_mask
+from core.training.noise_fit import record_beats
 
 
 def record_row(folder: Path, name: str) -> dict:
-    rec = read_record(str(folder / f"{name}.hea"))
-    beats = extract_beats(rec)
-    ann = wfdb.rdann(str(folder / name), "atr")
-    noise = noise_mask(ann, beats.rpeaks, lead_order(rec)[0][0])
-    is_beat = np.isin(ann.symbol, list(config.AAMI_CLASS))
-    sym = np.array(match_reference(beats.rpeaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
-                                   int(round(0.15 * rec.fs))))
-    u = beats.features["unreadable"].to_numpy(bool)
+    """Beats in and out of '~' noise in one record, and how many of each the shipped call makes unreadable."""
+    b = record_beats(folder, name)
+    noise, u, sym = b.noise.to_numpy(bool), b.unreadable.to_numpy(bool), b.symbol.to_numpy(object)
     v, p = (sym == "V") & ~noise, (sym == "/") & ~noise
     return {"record": name, "noise": int(noise.sum()), "noise_unr": int((u & noise).sum()),
             "clean": int((~noise).sum()), "clean_unr": int((u & ~noise).sum()),

@@ -188,8 +188,15 @@ def assess_beat_quality(clean_mv: np.ndarray, raw_mv: np.ndarray, fs: float, rpe
     model = noise_model or load_noise_model()
     out["p_noise"] = noise_probability(out, model)
     out["sqi"] = checks.mean(1)
-    # The detectors disagree AND the window looks like noise (not ECG-shaped, or a burst/flat)...
-    shape = ~checks[:, 0] & (~checks[:, 1] | ~checks[:, 2] | ~checks[:, 3])
-    # ...or the learned index reads the stretch as noise.
-    out["unreadable"] = shape | (out["p_noise"].to_numpy() >= model.threshold)
+    # unreadable: not ECG-shaped where the detectors disagree, or the learned index reads the stretch as noise
+    out["unreadable"] = fails_shape_test(out) | (out["p_noise"].to_numpy() >= model.threshold)
     return out
+
+
+def fails_shape_test(q: pd.DataFrame) -> np.ndarray:
+    """The shape test of ``UNREADABLE_RULE`` on quality indices ``q`` (``bsqi``, ``ksqi``, ``amp_rel``): the
+    detectors disagree AND the window does not look like ECG (not peaky, or a burst, or flat)."""
+    r = UNREADABLE_RULE
+    b, k, a = (q[c].to_numpy(float) for c in ("bsqi", "ksqi", "amp_rel"))
+    # negated passes, as in ``sqi``: a NaN index fails its check
+    return ~(b >= r["bsqi_below"]) & (~(k >= r["ksqi_below"]) | ~(a <= r["amp_rel_above"]) | ~(a >= r["amp_rel_below"]))

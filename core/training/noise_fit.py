@@ -25,7 +25,7 @@ from core import config
 from core.io import read_record
 from core.signal.beats import extract_beats, lead_order, match_reference
 from core.signal.noise_model import MODEL_PATH, NoiseModel, design_names, noise_design
-from core.signal.quality import UNREADABLE_RULE
+from core.signal.quality import fails_shape_test
 
 MAX_CLEAN_UNREADABLE = 0.01
 FOLDS = 5
@@ -44,7 +44,8 @@ def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarra
 
 
 def record_beats(folder: Path, name: str) -> pd.DataFrame:
-    """Quality indices, noise label and reference symbol of every detected beat of one record."""
+    """Quality indices, the shipped `unreadable` call, the noise label and the reference symbol of every
+    beat the app detects in one record (``record`` is ``<folder name>:<record name>``)."""
     rec = read_record(str(folder / f"{name}.hea"))
     beats = extract_beats(rec)
     ann = wfdb.rdann(str(folder / name), "atr")
@@ -52,17 +53,10 @@ def record_beats(folder: Path, name: str) -> pd.DataFrame:
     sym = match_reference(beats.rpeaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
                           int(round(0.15 * rec.fs)))
     f = beats.features
-    out = f[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr"]].copy()
+    out = f[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr", "unreadable"]].copy()
     out["noise"] = noise_mask(ann, beats.rpeaks, lead_order(rec)[0][0])
     out["symbol"], out["record"] = np.asarray(sym, object), f"{folder.name}:{name}"
     return out.reset_index(drop=True)
-
-
-def shape_test(d: pd.DataFrame) -> np.ndarray:
-    """The shape part of the `unreadable` call (``core.signal.quality``)."""
-    r = UNREADABLE_RULE
-    return (d.bsqi < r["bsqi_below"]).to_numpy() & ((d.ksqi < r["ksqi_below"]) | (d.amp_rel > r["amp_rel_above"])
-                                                     | (d.amp_rel < r["amp_rel_below"])).to_numpy()
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
@@ -73,14 +67,15 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Logistic
 
 def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
     """The noise index and its threshold from the beats of ``record_beats`` (several records)."""
-    x = np.vstack([noise_design(g) for _, g in d.groupby("record", sort=False)])
-    d = pd.concat([g for _, g in d.groupby("record", sort=False)]).reset_index(drop=True)
+    groups = [g for _, g in d.groupby("record", sort=False)]  # the design's medians run within a record
+    x = np.vstack([noise_design(g) for g in groups])
+    d = pd.concat(groups, ignore_index=True)
     y = d.noise.to_numpy(int)
     oof = np.zeros(len(d))
     for a, b in GroupKFold(FOLDS).split(x, y, d.record):
         mean, scale, lr = _fit(x[a], y[a])
         oof[b] = lr.predict_proba((x[b] - mean) / scale)[:, 1]
-    shape, clean = shape_test(d), y == 0
+    shape, clean = fails_shape_test(d), y == 0
     cands = np.unique(np.round(oof[clean], 4))[::-1]
     rate = np.array([(shape | (oof >= t))[clean].mean() for t in cands])  # rises as t falls
     threshold = float(cands[np.flatnonzero(rate <= MAX_CLEAN_UNREADABLE)[-1]])
@@ -101,7 +96,7 @@ def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mitdb", type=Path, default=config.MITDB_DIR)
-    ap.add_argument("--svdb", type=Path, default=config.MITDB_DIR.parent / "svdb")
+    ap.add_argument("--svdb", type=Path, default=config.SHARED_DATA_DIR / "svdb")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     args = ap.parse_args(argv)
     if not MODEL_PATH.exists():  # extract_beats applies the shipped index; its inputs do not depend on it
