@@ -26,11 +26,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from core import config
 from core.case_output import beat_rows, case_json, json_default, rhythm_rows
+
+if TYPE_CHECKING:
+    from core.io import Record
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,19 @@ def _note_text(note_path: str | None) -> str | None:
     if not text.strip():
         raise CliError(f"{p}: the note file is empty")
     return text
+
+
+def _warn_notices(record_name: str, notices: list[str]) -> None:
+    """Each notice of a case (reader, resampling, lead choice, note length; ``CaseResult.notices``) as one
+    ``warning:`` line on stderr, never on stdout (which may carry the CSV). A notice that does not name its
+    file first (``100.hea: ...``) is prefixed with the record's name, so that a batch says which file it is about."""
+    from tqdm import tqdm
+
+    for notice in notices:
+        text = " ".join(str(notice).split())  # one line each, whatever the notice holds
+        if not (text.startswith(record_name) and text[len(record_name):len(record_name) + 1] in (":", ".")):
+            text = f"{record_name}: {text}"
+        tqdm.write(f"warning: {text}", file=sys.stderr)  # above a progress bar, not through it
 
 
 def _progress(items, desc: str):
@@ -125,6 +142,7 @@ class CaseScorer:
         bundle = _bundle(self.model)
         te = _text_encoder(bundle) if (self.note is not None or self.kind == "json") else None
         case = analyse_case(record, self.note, bundle, te if self.note is not None else None)
+        _warn_notices(record.name, case.notices)
         if self.kind == "rhythm":
             return rhythm_rows(case)
         df = beat_rows(case)
@@ -184,18 +202,44 @@ def _write(df: pd.DataFrame, records: list[dict], out: str | None, errors: list[
         df.to_csv(p, index=False)
 
 
+#: Columns of the zero-shot CSV besides one per label: a prompt label with one of these names would overwrite it.
+ZEROSHOT_KEYS = ("record", "sample", "time_s")
+
+
+def _zeroshot_inputs(args) -> tuple[list[Path], pd.DataFrame, Record]:
+    """The files, the prompt table and the first record of ``zeroshot``, all checked before torch, the
+    bundle and BERT are loaded (seconds), so that a bad input fails at once: every record file exists and
+    is readable, the first reads as an ECG, ``--out`` is not a folder, and the prompt file parses with valid
+    labels (``load_prompts``: two at least, none differing only in case; none named like an output column)."""
+    files = expand_paths(args.paths)
+    unreadable = [f for f in files if not os.access(f, os.R_OK)]
+    if unreadable:
+        raise CliError(f"{unreadable[0]}: permission denied; the record file cannot be read")
+    if args.out and Path(args.out).is_dir():
+        raise CliError(f"{args.out}: is a folder; give --out a file name such as zeroshot.csv")
+    prompts = _prompts(args.prompts)
+    clash = [c for c in ZEROSHOT_KEYS if c in set(prompts["label"])]
+    if clash:
+        raise CliError(f"{args.prompts}: the label {clash[0]!r} is also a column of the output "
+                       f"({', '.join(ZEROSHOT_KEYS)}); rename that label")
+    return files, prompts, _read(files[0], args.fs)
+
+
 def cmd_zeroshot(args) -> int:
+    files, prompts, first = _zeroshot_inputs(args)  # before any model: a bad input fails in a second
     from core import zeroshot
     from core.predict import analyse_case
 
-    files = expand_paths(args.paths)
     # zero-shot claims need a bundle whose training never saw V or F labels (config.ZEROSHOT_MODEL_VERSION)
     bundle = _bundle(args.model or str(config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION))
-    prompts, te = _prompts(args.prompts), _text_encoder(bundle)
+    te = _text_encoder(bundle)
+    pending = {files[0]: first}  # read once, handed over (and let go) on the first pass of the loop
+    del first
     rows = []
     for f in _progress(files, "zero-shot"):
-        record = _read(f, args.fs)
+        record = pending.pop(f) if f in pending else _read(f, args.fs)
         case = analyse_case(record, None, bundle, None)
+        _warn_notices(record.name, case.notices)
         zs = zeroshot.score_case(case, prompts, bundle, te, gate=not args.no_gate)
         df = zs.beat_probs.copy()
         df.insert(0, "record", record.name)

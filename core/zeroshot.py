@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 
 __all__ = [
@@ -64,8 +63,9 @@ def load_prompts(path_or_df) -> pd.DataFrame:
 
     ``path_or_df`` is a CSV path, a file-like object or bytes (an upload), or a DataFrame. Labels and
     prompts are stripped; rows with an empty label or prompt are dropped. Raises ``PromptError`` with a
-    one-sentence message when the file is missing, empty, not UTF-8, lacks a column, or names fewer
-    than two labels (a softmax over one label is always 1).
+    one-sentence message when the file is missing, empty, not UTF-8, lacks a column, names fewer
+    than two labels (a softmax over one label is always 1), or has labels that differ only in case
+    (``N`` and ``n`` would be scored as two classes).
     """
     if isinstance(path_or_df, pd.DataFrame):
         df, where = path_or_df.copy(), "The prompt table"
@@ -90,7 +90,20 @@ def load_prompts(path_or_df) -> pd.DataFrame:
     if len(labels) < 2:
         found = f"only the label {labels[0]!r}" if labels else "no label with a non-empty prompt"
         raise PromptError(f"{where} has {found}; zero-shot needs prompts for at least two labels to compare.")
+    _refuse_case_duplicates(labels, where)
     return df[["label", "prompt", "kind", "source"] + [c for c in df.columns if c not in ("label", "prompt", "kind", "source")]]
+
+
+def _refuse_case_duplicates(labels: list[str], where: str) -> None:
+    """Raise ``PromptError`` naming the labels that differ only in case (``N`` and ``n``): one class, not two."""
+    groups: dict[str, list[str]] = {}
+    for name in labels:
+        groups.setdefault(name.casefold(), []).append(name)
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if clashes:
+        named = "; ".join(" and ".join(repr(x) for x in g) for g in clashes)
+        raise PromptError(f"{where} has labels that differ only in case ({named}); "
+                          "spell each label one way so that its prompts score one class.")
 
 
 def _read_prompt_csv(src) -> tuple[pd.DataFrame, str]:
@@ -121,6 +134,8 @@ def _read_prompt_csv(src) -> tuple[pd.DataFrame, str]:
 
 def prompt_vectors(prompts: pd.DataFrame, bundle, text_encoder) -> np.ndarray:
     """Unit shared-space vectors ``[n_prompts, proj_dim]`` of each prompt row (BERT -> text projection)."""
+    import torch  # here, not at import: checking a prompt file (``load_prompts``) should not wait for torch
+
     bert = text_encoder.embed_cached(list(prompts["prompt"]))
     with torch.no_grad():
         tz = bundle.model.encode_text(torch.from_numpy(bert.astype(np.float32)))
@@ -226,6 +241,18 @@ class ZeroShotResult:
     gated: bool = False
 
 
+def _top_k_columns(probs: np.ndarray, labels: list[str], top_k: int) -> dict[str, np.ndarray]:
+    """``label_1, p_1, ..., label_k, p_k`` per row of ``probs`` ``[n, L]``, most probable first (``k <= L``)."""
+    k = max(1, min(int(top_k), len(labels)))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    lab_arr = np.array(labels, dtype=object)
+    cols: dict[str, np.ndarray] = {}
+    for r in range(k):
+        cols[f"label_{r + 1}"] = lab_arr[order[:, r]] if len(probs) else np.array([], dtype=object)
+        cols[f"p_{r + 1}"] = np.take_along_axis(probs, order[:, r : r + 1], 1)[:, 0] if len(probs) else np.array([], float)
+    return cols
+
+
 def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundle, text_encoder, top_k: int = 3,
                      ensemble: str = "mean", p_abnormal: np.ndarray | None = None) -> ZeroShotResult:
     """``score_case`` on raw beat embeddings ``z`` ``[n, proj_dim]`` with their samples and times (s); with
@@ -236,17 +263,11 @@ def score_embeddings(z: np.ndarray, samples, times, prompts: pd.DataFrame, bundl
         probs = gate_normal(probs, labels, p_abnormal, gate_threshold(bundle))
     temperature = float(bundle.config.zeroshot_temperature)
     n = len(z)
-    beat = pd.DataFrame({"sample": np.asarray(samples, np.int64), "time_s": np.asarray(times, float)})
-    for j, name in enumerate(labels):
-        beat[name] = probs[:, j]
+    when = {"sample": np.asarray(samples, np.int64), "time_s": np.asarray(times, float)}
+    # every column at once: inserting one column per label fragments the frame (pandas PerformanceWarning)
+    beat = pd.DataFrame({**when, **{name: probs[:, j] for j, name in enumerate(labels)}})
     record = pd.Series(probs.mean(0) if n else np.full(len(labels), np.nan), index=labels, name="p")
-    k = max(1, min(int(top_k), len(labels)))
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    top = beat[["sample", "time_s"]].copy()
-    lab_arr = np.array(labels, dtype=object)
-    for r in range(k):
-        top[f"label_{r + 1}"] = lab_arr[order[:, r]] if n else np.array([], dtype=object)
-        top[f"p_{r + 1}"] = np.take_along_axis(probs, order[:, r : r + 1], 1)[:, 0] if n else np.array([], float)
+    top = pd.DataFrame({**when, **_top_k_columns(probs, labels, top_k)})
     return ZeroShotResult(labels=labels, beat_probs=beat, record_probs=record, top_k=top, temperature=temperature,
                           ensemble=ensemble, gated=gated)
 

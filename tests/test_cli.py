@@ -177,3 +177,115 @@ def test_score_folder_on_two_dask_workers_equals_serial(tmp_path):
     assert r1.returncode == r2.returncode == 1, r2.stderr
     assert "on 2 workers" in r2.stderr
     assert (tmp_path / "w1.csv").read_text() == (tmp_path / "w2.csv").read_text()
+
+
+# ---- zeroshot: inputs checked before any model; notices as warning lines on stderr --------------------
+GOOD_RECORD = config.EXAMPLES_DIR / "short_10s_csv" / "ecg.csv"
+GOOD_PROMPTS = "label,prompt\nN,a normal heart beat\nV,a premature ventricular contraction\n"
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """The CLI's model loaders replaced by a recorder that fails: the list says whether any was called."""
+    from core import cli
+
+    calls: list[str] = []
+
+    def loader(name):
+        def load(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"{name} loaded before the inputs were checked")
+        return load
+
+    monkeypatch.setattr(cli, "_bundle", loader("bundle"))
+    monkeypatch.setattr(cli, "_text_encoder", loader("text encoder"))
+    monkeypatch.setenv("CARDIOLENS_LOG", os.devnull)
+    return calls
+
+
+@pytest.mark.parametrize("record, prompts, extra, message", [
+    (BAD / "junk.edf", GOOD_PROMPTS, [], "is not a readable EDF"),
+    (BAD / "too_short.csv", GOOD_PROMPTS, [], "too short for two beats"),
+    (GOOD_RECORD, None, [], "does not exist"),
+    (GOOD_RECORD, "label,text\nN,a normal beat\nV,a ventricular beat\n", [], "no 'prompt' column"),
+    (GOOD_RECORD, "label,prompt\nN,a normal beat\nn,a sinus beat\nV,a ventricular beat\n", [], "differ only in case ('N' and 'n')"),
+    (GOOD_RECORD, "label,prompt\nN,a normal beat\ntime_s,a ventricular beat\n", [], "label 'time_s' is also a column of the output"),
+    (GOOD_RECORD, GOOD_PROMPTS, ["--out", "{tmp}"], "is a folder"),
+])
+def test_zeroshot_checks_inputs_before_loading_models(tmp_path, capsys, no_models, record, prompts, extra, message):
+    from core import cli
+
+    p = tmp_path / "prompts.csv"
+    if prompts is not None:
+        p.write_text(prompts, encoding="utf-8")
+    argv = ["zeroshot", str(record), "--prompts", str(p), *(x.format(tmp=tmp_path) for x in extra)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert no_models == [], err
+
+
+def test_zeroshot_unreadable_later_file_fails_before_loading_models(tmp_path, capsys, monkeypatch, no_models):
+    from core import cli
+
+    p = tmp_path / "prompts.csv"
+    p.write_text(GOOD_PROMPTS, encoding="utf-8")
+    locked = tmp_path / "locked.csv"
+    shutil.copy(GOOD_RECORD, locked)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda f, mode: Path(f) != locked and real_access(f, mode))
+    assert cli.main(["zeroshot", str(GOOD_RECORD), str(locked), "--prompts", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {locked}: permission denied" in err and no_models == [], err
+
+
+def test_zeroshot_bad_prompts_fail_without_importing_torch(tmp_path):
+    """The check that makes a bad prompt file fail in about a second: torch (and so BERT) is never imported."""
+    p = tmp_path / "prompts.csv"
+    p.write_text("label,prompt\nN,a normal beat\nn,a sinus beat\n", encoding="utf-8")
+    code = ("import sys; from core import cli; "
+            f"rc = cli.main(['zeroshot', {str(GOOD_RECORD)!r}, '--prompts', {str(p)!r}]); "
+            "print('torch' in sys.modules, rc)")
+    env = {**os.environ, "CARDIOLENS_LOG": os.devnull}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=config.REPO_ROOT, env=env)
+    assert r.stdout.split() == ["False", "2"], r.stdout + r.stderr
+    assert "differ only in case" in r.stderr
+
+
+def test_warn_notices_one_line_each_named_by_record(capsys):
+    from core import cli
+
+    cli._warn_notices("rec7", ["rec7.csv: filled 3 missing values.", "No MLII lead;\nusing V5.", "record7 is odd."])
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == ["warning: rec7.csv: filled 3 missing values.",
+                                         "warning: rec7: No MLII lead; using V5.",
+                                         "warning: rec7: record7 is odd."]
+
+
+NOTICE = "filled 3 missing values in lead MLII"  # the reader's notice for this file (tests/data/bad_inputs/README.md)
+
+
+@pytest.mark.parametrize("command", ["score", "rhythm", "zeroshot", "score-json"])
+def test_record_notices_are_warning_lines_on_stderr_not_stdout(tmp_path, command):
+    """A reader's notice (a filled gap) is one ``warning:`` line on stderr; stdout holds the CSV alone."""
+    args = [command, BAD / "nan_short_gap.csv"]
+    if command == "zeroshot":
+        (tmp_path / "p.csv").write_text(GOOD_PROMPTS, encoding="utf-8")
+        args += ["--prompts", tmp_path / "p.csv"]
+    if command == "score-json":
+        args = ["score", BAD / "nan_short_gap.csv", "--out", tmp_path / "case.json"]
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    warned = [x for x in r.stderr.splitlines() if x.startswith("warning: ")]
+    gap = [x for x in warned if NOTICE in x]
+    assert len(gap) == 1 and gap[0].startswith("warning: nan_short_gap"), r.stderr
+    assert "warning" not in r.stdout and "Warning" not in r.stderr  # no raw Python warning lines either
+    if command == "score-json":
+        assert r.stdout == ""
+        assert any(NOTICE in n for n in json.loads((tmp_path / "case.json").read_text())["records"][0]["notices"])
+    else:
+        rows = list(csv.reader(r.stdout.splitlines()))
+        assert rows[0][0] == "record" and len(rows) > 1 and all(row[0] == "nan_short_gap" for row in rows[1:])

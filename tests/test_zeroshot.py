@@ -81,6 +81,7 @@ def test_prompts_stripped_and_empty_rows_dropped(tmp_path):
     ("label,prompt\nN,a normal beat\nN,a sinus beat\n", "only the label 'N'"),
     ("", "is empty"),
     ("   \n\n", "is empty"),
+    ("label,prompt\nN,a normal beat\nn,a sinus beat\nV,a ventricular beat\n", r"differ only in case \('N' and 'n'\)"),
 ])
 def test_prompt_errors_are_one_sentence(tmp_path, content, message):
     p = tmp_path / "bad.csv"
@@ -99,6 +100,14 @@ def test_prompt_errors_non_utf8_missing_file_and_bytes(tmp_path):
         zeroshot.load_prompts(tmp_path / "nope.csv")
     df = zeroshot.load_prompts(b"label,prompt\nN,normal\nV,ventricular\n")  # an upload's bytes
     assert list(df["label"]) == ["N", "V"]
+
+
+def test_labels_differing_only_in_case_are_refused_with_their_names():
+    df = pd.DataFrame({"label": ["Normal", "V", "normal", "v", "S"], "prompt": ["a", "b", "c", "d", "e"]})
+    with pytest.raises(PromptError, match=r"\('Normal' and 'normal'; 'V' and 'v'\)"):
+        zeroshot.load_prompts(df)
+    same = zeroshot.load_prompts(pd.DataFrame({"label": ["N", "N", "V"], "prompt": ["a", "b", "c"]}))
+    assert list(same["label"]) == ["N", "N", "V"]  # several prompts of one label stay allowed
 
 
 # ---- scoring -----------------------------------------------------------------------------------
@@ -224,3 +233,24 @@ def test_evaluate_zero_shot_on_two_test_records(mitdb_dir, bundle, bank, text_en
     assert 0 <= res["V_vs_S"] <= 1 and 0 <= res["balanced_acc"] <= 1
     plain = evaluate_zero_shot(bundle, text_encoder, mitdb_dir, bank, records=("200", "232"), gate=False)
     assert res["gated"] and not plain["gated"] and plain["V_vs_S"] == pytest.approx(res["V_vs_S"], abs=1e-4)
+
+
+def test_many_labels_build_the_tables_without_a_pandas_warning():
+    """150 labels: the per-label columns are built at once, not inserted one by one (PerformanceWarning)."""
+    import warnings
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    labels = [f"L{i}" for i in range(150)]
+    prompts = zeroshot.load_prompts(pd.DataFrame({"label": labels, "prompt": [f"prompt {x}" for x in labels]}))
+    encoder = SimpleNamespace(embed_cached=lambda texts: rng.normal(size=(len(texts), 8)))
+    stub = SimpleNamespace(model=SimpleNamespace(encode_text=lambda t: t), config=SimpleNamespace(zeroshot_temperature=0.1))
+    z = rng.normal(size=(20, 8)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = zeroshot.score_embeddings(z, np.arange(20) * 100, np.arange(20) / 3.6, prompts, stub, encoder, top_k=5)
+    assert list(res.beat_probs.columns) == ["sample", "time_s", *labels]
+    np.testing.assert_allclose(res.beat_probs[labels].sum(1), 1.0, atol=1e-6)
+    assert list(res.top_k.columns[:4]) == ["sample", "time_s", "label_1", "p_1"] and res.top_k.shape == (20, 12)
+    best = res.beat_probs[labels].to_numpy().argmax(1)
+    assert list(res.top_k["label_1"]) == [labels[j] for j in best]

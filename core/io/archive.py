@@ -1,8 +1,11 @@
-"""Zip safety for uploads: bytes from upload objects, safe member names, in-memory unzip (nothing on disk).
+"""Zip safety for uploads: bytes from upload objects, safe member names, in-memory unzip (nothing on disk),
+and library messages scrubbed of file paths.
 """
 from __future__ import annotations
 
 import io
+import re
+import tempfile
 import zipfile
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
@@ -31,6 +34,13 @@ def _safe_basename(member: str, *, where: str) -> str:
         raise RecordReadError(f"{where} contains an unsafe file path '{member}' (absolute or with '..'): "
                               f"re-create it with plain relative names.")
     return parts[-1] if parts else ""
+
+
+def _scrub(text: str, path: Any = None, label: str = "") -> str:
+    """A library's error text without file paths: `path` shown as `label`, temporary folders cut out."""
+    if path is not None:
+        text = text.replace(str(path), label)
+    return re.sub(re.escape(tempfile.gettempdir()) + r"[\\/]cardiolens-[^\\/\s'\"]*[\\/]", "", text)
 
 
 def _unzip(zip_name: str, data: bytes) -> dict[str, bytes]:

@@ -1,4 +1,6 @@
-"""CSV / TSV tables: a time column (s or ms) or a given fs, one column per lead, units from the header.
+"""CSV / TSV tables: a time column (s or ms) or a given fs (Hz), one column per lead, units from the header.
+
+A given fs must agree with a time column within 5 %; a rate below MIN_FS_HZ is refused.
 """
 from __future__ import annotations
 
@@ -8,13 +10,18 @@ import re
 import numpy as np
 import pandas as pd
 
-from core.io.record import Record, RecordReadError, _check_fs, _finalise, _to_mv
+from core.io.record import MAX_FS_HZ, MIN_FS_HZ, Record, RecordReadError, _check_ecg_fs, _finalise, _to_mv
+
+#: A user-given fs may differ from the rate of the CSV time column by this share before it is an error.
+FS_MISMATCH_ERROR = 0.05
+#: ... and by this share before it is a warning.
+FS_MISMATCH_WARNING = 0.01
 
 
 def _time_factor(col: str) -> float | None:
     """Seconds per unit if `col` names a time column ('time', 'time_s', 't', 'seconds', 'ms', ...)."""
     c = re.sub(r"[\s_\-\[\]()'\"]+", " ", col.strip().lower()).strip()
-    if c in {"ms", "time ms", "t ms", "milliseconds", "time msec", "elapsed time ms"}:
+    if re.fullmatch(r"((elapsed )?(time|t|timestamp)( in)? )?(ms|msec|msecs|millisecond|milliseconds)", c):
         return 1e-3
     if c in {"time", "time s", "t", "t s", "seconds", "second", "sec", "s", "time sec", "elapsed time",
              "elapsed time s", "time seconds"}:
@@ -101,37 +108,71 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
     if not columns:
         raise RecordReadError(f"{filename} has no numeric signal column: export the ECG samples as numbers "
                               f"(one column per lead, in mV).")
-    # time column -> fs
     fs_from_time = None
     if time_col is not None:
-        t = pd.to_numeric(df[time_col], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(t).any():
-            raise RecordReadError(f"{filename}: the time column '{time_col}' holds non-numeric values: "
-                                  f"export time in seconds, or drop the column and give fs.")
-        step = np.diff(t) * _time_factor(time_col)
-        if step.size == 0 or np.any(step <= 0):
-            bad = int(np.argmax(step <= 0)) if step.size else 0
-            raise RecordReadError(f"{filename}: the time column '{time_col}' does not increase at line "
-                                  f"{bad + header_lines + 2}: sort the rows by time, or drop the column and give fs.")
-        med = float(np.median(step))
-        fs_from_time = 1.0 / med
-        if np.max(np.abs(step - med)) > 0.01 * med + 1e-9:
-            warnings.append(f"{filename}: time steps are uneven; the samples are treated as regular at "
-                            f"{fs_from_time:.4g} Hz.")
-    if fs is None:
-        if fs_from_time is None:
-            raise RecordReadError(f"{filename} has no time column, so its sampling rate is unknown: give fs "
-                                  f"(e.g. 360 Hz) or add a 'time_s' column.")
-        fs = _round_fs(fs_from_time)
-        _check_fs(fs, f"The sampling rate implied by the time column of {filename}")
-    elif fs_from_time is not None and abs(fs_from_time - fs) > 0.01 * fs:
-        warnings.append(f"{filename}: the time column implies {fs_from_time:.4g} Hz but fs={fs:g} Hz was "
-                        f"given; using {fs:g} Hz.")
+        fs_from_time = _time_column_fs(df[time_col], time_col, filename, header_lines, warnings)
+    fs = _choose_fs(fs, fs_from_time, time_col, filename, warnings)
 
     signal = np.column_stack(columns)
     signal = _to_mv(signal, units, names, warnings, filename)
     return _finalise(name, signal, fs, names, source_format="csv", label=filename, warnings=warnings,
                      line_offset=header_lines + 1)
+
+
+def _time_column_fs(col: pd.Series, name: str, filename: str, header_lines: int, warnings: list[str]) -> float:
+    """Sampling rate (Hz) from the median step of a time column, read in the unit its name gives."""
+    t = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(t).any():
+        raise RecordReadError(f"{filename}: the time column '{name}' holds non-numeric values: "
+                              f"export time in seconds, or drop the column and give fs.")
+    step = np.diff(t) * _time_factor(name)
+    if step.size == 0 or np.any(step <= 0):
+        bad = int(np.argmax(step <= 0)) if step.size else 0
+        raise RecordReadError(f"{filename}: the time column '{name}' does not increase at line "
+                              f"{bad + header_lines + 2}: sort the rows by time, or drop the column and give fs.")
+    med = float(np.median(step))
+    if np.max(np.abs(step - med)) > 0.01 * med + 1e-9:
+        warnings.append(f"{filename}: time steps are uneven; the samples are treated as regular at "
+                        f"{1.0 / med:.4g} Hz.")
+    return 1.0 / med
+
+
+def _choose_fs(fs: float | None, fs_time: float | None, time_col: str | None, filename: str,
+               warnings: list[str]) -> float:
+    """The record's rate (Hz): the given `fs`, checked against the time column's rate `fs_time`, or `fs_time`.
+
+    A column named in seconds ('time') whose rate is below MIN_FS_HZ but plausible if read as milliseconds
+    is taken to be in ms: refused without fs (the name must say so), accepted when fs agrees with ms.
+    """
+    if fs_time is None or time_col is None:
+        if fs is None:
+            raise RecordReadError(f"{filename} has no time column, so its sampling rate is unknown: give fs "
+                                  f"(e.g. 360 Hz) or add a 'time_s' column.")
+        return float(fs)
+    as_ms = _round_fs(fs_time * 1e3)
+    in_ms = _time_factor(time_col) == 1.0 and fs_time < MIN_FS_HZ and MIN_FS_HZ <= as_ms <= MAX_FS_HZ
+    if fs is None:
+        if in_ms:
+            raise RecordReadError(f"{filename}: the time column '{time_col}' steps by {1.0 / fs_time:.4g} per sample, "
+                                  f"{fs_time:.3g} Hz if in seconds: it is probably in milliseconds ({as_ms:.4g} Hz); "
+                                  f"rename the column to 'time_ms', or give fs.")
+        fs = _round_fs(fs_time)
+        _check_ecg_fs(fs, f"The sampling rate implied by the time column '{time_col}' of {filename}")
+        return fs
+    fs = float(fs)
+    implied = as_ms if in_ms else fs_time
+    how = " (read as milliseconds)" if in_ms else ""
+    if abs(implied - fs) > FS_MISMATCH_ERROR * fs:
+        raise RecordReadError(f"{filename}: fs={fs:g} Hz was given but the time column '{time_col}' implies "
+                              f"{implied:.4g} Hz{how}: give the rate that matches the file, or leave fs out to "
+                              f"use the time column.")
+    if in_ms:
+        warnings.append(f"{filename}: the time column '{time_col}' is in milliseconds, not seconds; "
+                        f"it agrees with fs={fs:g} Hz.")
+    elif abs(implied - fs) > FS_MISMATCH_WARNING * fs:
+        warnings.append(f"{filename}: the time column implies {implied:.4g} Hz but fs={fs:g} Hz was "
+                        f"given; using {fs:g} Hz.")
+    return fs
 
 
 def _is_index_col(name: str, col: pd.Series) -> bool:

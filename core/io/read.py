@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core import config
-from core.io.archive import _as_bytes, _safe_basename, _unzip
+from core.io.archive import _as_bytes, _safe_basename, _scrub, _unzip
 from core.io.csv import _read_csv
 from core.io.edf import _read_edf_file
 from core.io.npy import _read_npy
@@ -27,7 +27,7 @@ from core.io.record import (
     _SUPPORTED,
     _TABLE_EXTS,
     _WFDB_EXTS,
-    _check_fs,
+    _check_ecg_fs,
     _mb,
 )
 from core.io.wfdb import _read_wfdb_bytes, _read_wfdb_dir
@@ -47,8 +47,8 @@ def read_record(source: str | os.PathLike | Mapping[str, Any], *, fs: float | No
         WFDB record name without extension and a folder holding one record work too), ``.csv``,
         ``.edf``, ``.npy`` or ``.zip``; or a mapping ``{filename: bytes}`` as a multi-file uploader
         gives it (values may also be file-like objects with ``getvalue()`` or ``read()``).
-    fs : sampling rate in Hz; required for ``.npy`` and for CSV without a time column, and wins over
-        a CSV time column (with a warning if they disagree).
+    fs : sampling rate in Hz, at least ``MIN_FS_HZ``; required for ``.npy`` and for CSV without a time
+        column; with a CSV time column it must agree with it within 5 % (it wins, with a warning, above 1 %).
     name : record name to use (default: the file stem); with several records in one bundle or
         folder it also selects which one is read.
 
@@ -61,7 +61,7 @@ def read_record(source: str | os.PathLike | Mapping[str, Any], *, fs: float | No
     RecordReadError : the input cannot be read; the message says why and what to do.
     """
     if fs is not None:
-        _check_fs(fs, "The fs argument")
+        _check_ecg_fs(fs, "The fs argument")
     try:
         if isinstance(source, Mapping):
             rec = _read_bundle(source, fs=fs, name=name)
@@ -74,7 +74,7 @@ def read_record(source: str | os.PathLike | Mapping[str, Any], *, fs: float | No
     except MemoryError as exc:
         raise RecordReadError("The record is too large to hold in memory: upload a shorter excerpt.") from exc
     except Exception as exc:  # the boundary: nothing else may escape as a traceback
-        raise RecordReadError(f"The input could not be read ({type(exc).__name__}: {exc}); "
+        raise RecordReadError(f"The input could not be read ({type(exc).__name__}: {_scrub(str(exc))}); "
                               f"check that it is {_SUPPORTED}.") from exc
     if rec is None:
         raise RecordReadError(f"read_record takes a file path or a {{filename: bytes}} mapping, "

@@ -21,6 +21,8 @@ import pandas as pd
 MIN_DURATION_S = 2.5
 #: Highest plausible sampling rate (Hz); anything above is almost surely a unit mistake.
 MAX_FS_HZ = 20_000.0
+#: Lowest sampling rate accepted for an ECG record (Hz): below it a 0.1 s QRS spans under 5 samples.
+MIN_FS_HZ = 50.0
 #: A lead whose peak-to-peak range is below this (mV) is treated as flat: 2 ADC steps of MIT-BIH.
 FLAT_PTP_MV = 0.01
 #: Longest run of missing samples filled by linear interpolation (s); shorter than one beat.
@@ -150,6 +152,14 @@ def _check_fs(fs: Any, what: str) -> None:
                               f"at most {MAX_FS_HZ:,.0f} (MIT-BIH uses 360).")
 
 
+def _check_ecg_fs(fs: Any, what: str) -> None:
+    """`_check_fs`, and refuse a record rate below MIN_FS_HZ (Hz), too slow to resolve a QRS complex."""
+    _check_fs(fs, what)
+    if float(fs) < MIN_FS_HZ:
+        raise RecordReadError(f"{what} ({float(fs):g} Hz) is below {MIN_FS_HZ:g} Hz, too slow for an ECG: "
+                              f"check the rate or the time unit (MIT-BIH uses 360 Hz).")
+
+
 def _to_mv(signal: np.ndarray, units: Sequence[str], names: Sequence[str], warnings: list[str],
            label: str) -> np.ndarray:
     out = signal.copy()
@@ -169,7 +179,7 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
               warnings: list[str] | None = None, line_offset: int | None = None) -> Record:
     """Validate rate, length and leads; fill short gaps; build the Record."""
     warnings = list(warnings or [])
-    _check_fs(fs, f"The sampling rate of {label}")
+    _check_ecg_fs(fs, f"The sampling rate of {label}")
     names = _unique_names([str(n).strip() or f"lead_{i + 1}" for i, n in enumerate(lead_names)])
     n = signal.shape[0]
     if n / fs < MIN_DURATION_S:

@@ -5,16 +5,18 @@ reader needs real files) and deleted with it.
 """
 from __future__ import annotations
 
+import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.io.archive import _safe_basename
-from core.io.record import Annotations, Record, RecordReadError, _check_fs, _finalise, _to_mv
+from core.io.archive import _safe_basename, _scrub
+from core.io.record import Annotations, Record, RecordReadError, _check_ecg_fs, _finalise, _to_mv
 
 
 @dataclass
@@ -80,12 +82,16 @@ def _parse_header(label: str, raw: bytes) -> _Header:
             fs = float(m.group(1))
         except ValueError:
             raise RecordReadError(not_header) from None
-    _check_fs(fs, f"The sampling rate in {label}")
+    _check_ecg_fs(fs, f"The sampling rate in {label}")
     n_samples = None
     if len(tok) > 3:
         if not tok[3].isdigit():
             raise RecordReadError(not_header)
         n_samples = int(tok[3])
+        if n_samples == 0:
+            raise RecordReadError(f"{label}: the header declares 0 samples per signal, so there is no ECG to read: "
+                                  f"upload the original .hea file (its first line ends with the sample count, "
+                                  f"e.g. '100 2 360 650000').")
     if len(spec) - 1 < n_sig:
         raise RecordReadError(f"{label} declares {n_sig} signals but describes {len(spec) - 1}: "
                               f"the header is incomplete; upload the original .hea file.")
@@ -111,7 +117,18 @@ def _parse_header(label: str, raw: bytes) -> _Header:
         signals.append(_SignalSpec(file_name=t[0], fmt=fmt, samples_per_frame=int(m.group(2) or 1),
                                    byte_offset=int(m.group(4) or 0), units=units,
                                    description=" ".join(t[8:]) if len(t) > 8 else ""))
+    _check_ascii_names(label, [Path(label).stem, tok[0], *(s.file_name for s in signals)])
     return _Header(n_samples=n_samples, fs=fs, signals=signals, comments=comments, latin1=latin1)
+
+
+def _check_ascii_names(label: str, names: list[str]) -> None:
+    """Refuse non-ASCII record or signal file names: the wfdb package drops such letters, then misses the file."""
+    bad = next((n for n in names if not n.isascii()), None)
+    if bad is not None:
+        plain = re.sub(r"[^\w.-]", "", unicodedata.normalize("NFKD", bad).encode("ascii", "ignore").decode())
+        raise RecordReadError(f"{label}: WFDB record names must be ASCII, and '{bad}' is not: rename the files "
+                              f"and the names inside the .hea with plain letters, digits and '_' "
+                              f"(e.g. '{plain or 'record1'}').")
 
 
 def _wfdb_formats() -> set[str]:
@@ -120,7 +137,12 @@ def _wfdb_formats() -> set[str]:
 
 
 def _check_dat_files(label: str, head: _Header, sizes: Mapping[str, int | None]) -> list[str]:
-    """Check each signal file the header names exists and is long enough; returns basenames."""
+    """Check each signal file the header names exists and matches the declared length; returns basenames.
+
+    A file shorter than the header declares is refused (truncated, or a wrong format code); one over 1.25x
+    the declared bytes (e.g. format 16 data under a header saying 212 or 80) is refused too, unless the
+    header gives byte offsets (then the file may hold a prelude we do not know the size of).
+    """
     from wfdb.io import _signal
     names: list[str] = []
     for sig in head.signals:
@@ -135,10 +157,20 @@ def _check_dat_files(label: str, head: _Header, sizes: Mapping[str, int | None])
         if head.n_samples is None or any(s.fmt in _signal.COMPRESSED_FMTS for s in in_file):
             continue
         frame_bytes = sum(s.samples_per_frame * _signal.BYTES_PER_SAMPLE[s.fmt] for s in in_file)
-        held = int((sizes[base] - in_file[0].byte_offset) // frame_bytes) if frame_bytes else 0
+        data_bytes = sizes[base] - in_file[0].byte_offset
+        declared = head.n_samples * frame_bytes
+        fmts = "/".join(sorted({s.fmt for s in in_file}, key=int))
+        held = int(data_bytes // frame_bytes) if frame_bytes else 0
         if held < head.n_samples:
+            cause = (f"truncated, or the header's storage format ({fmts}) does not match the data file; "
+                     f"copy or upload both files again" if data_bytes < 0.8 * declared else
+                     "truncated; copy or upload it again")
             raise RecordReadError(f"{base} holds {max(held, 0)} samples but {label} declares "
-                                  f"{head.n_samples}: the file looks truncated; copy or upload it again.")
+                                  f"{head.n_samples}: the file looks {cause}.")
+        if data_bytes > 1.25 * declared and not any(s.byte_offset for s in in_file):
+            raise RecordReadError(f"{base} is {data_bytes:,} bytes but {label} declares {head.n_samples:,} samples "
+                                  f"in storage format {fmts} ({declared:,.0f} bytes): the header's format or length "
+                                  f"does not match the data file; upload the .hea that belongs to {base}.")
     return names
 
 
@@ -180,7 +212,8 @@ def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> R
     try:
         rec = wfdb.rdrecord(str(folder / stem), physical=True)
     except Exception as exc:
-        raise RecordReadError(f"The WFDB record {stem} could not be decoded ({type(exc).__name__}: {exc}): "
+        reason = _scrub(str(exc), f"{folder}{os.sep}")
+        raise RecordReadError(f"The WFDB record {stem} could not be decoded ({type(exc).__name__}: {reason}): "
                               f"check that {label} belongs to its .dat file.") from exc
     if rec.p_signal is None:
         raise RecordReadError(f"The WFDB record {stem} holds no signal samples: upload a record with signals.")

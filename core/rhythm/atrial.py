@@ -20,7 +20,6 @@ Methods (all on the cleaned primary lead in mV, any fs, R-peak times in s):
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +85,23 @@ def _running_median(seg: np.ndarray, use: np.ndarray, template_beats: int, block
     return out
 
 
+def _row_nanmean(a: np.ndarray) -> np.ndarray:
+    """Mean of each row over its non-NaN values; NaN for a row with none (a template with too few beats),
+    without numpy's 'Mean of empty slice' warning."""
+    out = np.full(len(a), np.nan)
+    has = ~np.isnan(a).all(1)
+    out[has] = np.nanmean(a[has], 1)
+    return out
+
+
+def _row_nanptp(a: np.ndarray) -> np.ndarray:
+    """Peak-to-peak of each row over its non-NaN values; NaN for a row with none (no all-NaN warning)."""
+    out = np.full(len(a), np.nan)
+    has = ~np.isnan(a).all(1)
+    out[has] = np.nanmax(a[has], 1) - np.nanmin(a[has], 1)
+    return out
+
+
 def _detrend_rows(seg: np.ndarray) -> np.ndarray:
     k = np.arange(seg.shape[1], dtype=float)
     k -= k.mean()
@@ -112,14 +128,12 @@ def measure_atrial_activity(clean_mv: np.ndarray, fs: float, beat_time_s: np.nda
     seg, ok = _segments(x, r, a, b)
     seg = _detrend_rows(seg)
     tpl = _running_median(seg, use[ok], template_beats)
-    sc, tc = seg - seg.mean(1, keepdims=True), tpl - np.nanmean(tpl, 1, keepdims=True)
+    sc, tc = seg - seg.mean(1, keepdims=True), tpl - _row_nanmean(tpl)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = (sc * tc).sum(1) / np.sqrt((sc ** 2).sum(1) * (tc ** 2).sum(1))
     p_corr, p_tpl = nan.copy(), nan.copy()
     p_corr[ok] = corr
-    with warnings.catch_warnings():  # a template row with no beat yet is all NaN: its amplitude is NaN, no warning
-        warnings.simplefilter("ignore", RuntimeWarning)
-        p_tpl[ok] = np.nanmax(tpl, 1) - np.nanmin(tpl, 1)
+    p_tpl[ok] = _row_nanptp(tpl)
     # QRST cancellation by average beat subtraction
     a2, b2 = int(round(-0.25 * fs)), int(round(0.40 * fs))
     bseg, bok = _segments(x, r, a2, b2)
