@@ -7,7 +7,8 @@ rule calls unreadable (``core.signal.quality``) are never flagged and are counte
 (fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
 rhythm episode or at least one confidently abnormal beat is present (calibrated p >= ``CONFIDENT_P``, or lower
 on short records, where one normal beat rarely gets that high: ``core.model.confidence``);
-v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). The record probability is the
+v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). Either way a record with at least
+``UNREADABLE_RECORD_SHARE`` of its beats unreadable is 'unreadable'. The record probability is the
 mean of the top 5 % of beat probabilities (at least 3 beats).
 """
 from __future__ import annotations
@@ -31,6 +32,9 @@ from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
 
 #: Below this many beats a record verdict is not given (the page says why).
 MIN_BEATS_FOR_VERDICT = 2
+#: At least this share of the beats unreadable: the record verdict is 'unreadable', not normal or abnormal
+#: (what is left is too little, and too broken up, to read a rhythm from). Fixed in advance, not tuned.
+UNREADABLE_RECORD_SHARE = 0.5
 #: A beat is "confidently abnormal" for the record verdict at this calibrated probability (Platt on
 #: record-grouped OOF training predictions, so 0.9 means about 9 in 10 such beats are abnormal).
 CONFIDENT_P = 0.9
@@ -75,7 +79,7 @@ class CaseResult:
     beats: BeatSet
     table: pd.DataFrame  # one row per beat: sample, time_s, features, p_ecg, p_note, p_fused, p_abnormal, predicted, ref_symbol, ref_class
     p_record: dict[str, float]  # 'ecg', 'note', 'fused', 'shown'
-    verdict: str  # 'abnormal' | 'normal' | 'not enough beats'
+    verdict: str  # 'abnormal' | 'normal' | 'unreadable' | 'not enough beats'
     view: str  # 'fused' or 'ecg' — which head p_abnormal comes from
     threshold: float
     agreement: float | None  # cosine between the record's mean ECG embedding and the note embedding
@@ -166,6 +170,11 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
             note_effect = {"changed_beats": changed.tolist(), "n_changed": int(len(changed)),
                            "p_record_without_note": p_record["ecg"], "p_record_with_note": p_record["fused"],
                            "facts_used": {f: p for f, p in note_in.facts.items() if p >= conf.fact_tau}}
+    if n >= MIN_BEATS_FOR_VERDICT and unreadable.mean() >= UNREADABLE_RECORD_SHARE:
+        verdict = "unreadable"
+        if rhythm is not None:  # said first: what follows was read from the few beats left
+            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise; "
+                                        "no record verdict")
     elif note_in is not None and n:
         z_note = bundle.model.encode_text(torch.from_numpy(note_in.vector[None].astype(np.float32)))
         z_note = torch.nn.functional.normalize(z_note, dim=-1)[0].detach().numpy()

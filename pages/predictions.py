@@ -12,7 +12,7 @@ import streamlit as st
 from core import config
 from pages import _state as state
 from pages._state import Key
-from core.predict import CONFIDENT_P
+from core.predict import CONFIDENT_P, UNREADABLE_RECORD_SHARE
 from core.report import figures as figs
 from core.report.tables import beat_table, reference_confusion
 from pages._common import (beat_label, context_reason, get_bundle, get_text_encoder, is_fact_gated, memo, require_case,
@@ -49,7 +49,8 @@ def _statements(case) -> None:
     level = case.rhythm.confident_p
     one_beat = (f"≥ {CONFIDENT_P:.2f} (lower on a short record, where a normal beat seldom gets that high)"
                 if level >= CONFIDENT_P else f"≥ {level:.2f} for a record this short ({CONFIDENT_P:.2f} on a Holter)")
-    badge = {"abnormal": ":red-badge[:material/warning: Abnormal]", "normal": ":green-badge[:material/check: Normal]"}
+    badge = {"abnormal": ":red-badge[:material/warning: Abnormal]", "normal": ":green-badge[:material/check: Normal]",
+             "unreadable": ":orange-badge[:material/blur_on: Unreadable]"}
     with st.container(border=True):
         st.markdown(badge.get(case.verdict, f":gray-badge[{case.verdict}]"))
         st.markdown("\n".join(f"- {s}" for s in lines))
@@ -87,6 +88,10 @@ def _verdict(case, bundle) -> None:
                    f"{case.threshold:.2f}; record probability = mean of the top 5 % of beat probabilities.")
     if case.verdict == "not enough beats":
         st.warning("Fewer than two beats were found, so no record verdict is given: upload a longer or cleaner recording.")
+    if case.verdict == "unreadable":
+        st.warning(f"{n_unread} of {len(table)} beats lie in stretches too noisy to read, so no record verdict is "
+                   f"given (at least {UNREADABLE_RECORD_SHARE:.0%} unreadable): check the electrodes and record again, "
+                   "or upload a cleaner stretch. The readable beats are still shown.")
 
     # v2: the note has no reading of its own, it acts only through the recognised facts (What the note changed)
     keys = (("ecg", "ECG only", "p_ecg"), ("fused", "fused", "p_fused")) if v2 else \

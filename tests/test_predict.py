@@ -102,3 +102,17 @@ def test_ventricular_run_continues_through_alternating_rr_but_not_past_a_compens
     assert not continue_ventricular_runs(t2, v2, np.ones(len(t2), bool))[5]
     # an unflagged beat never continues a run
     assert not continue_ventricular_runs(t, v, np.zeros(len(t), bool))[6:].any()
+
+
+def test_white_noise_is_an_unreadable_record_not_an_abnormal_one(v2_bundle):
+    """A lead of Gaussian noise (electrode off, amplifier noise): the noise index calls most beats the detector
+    finds unreadable, so the record gets no normal/abnormal verdict; a clean record keeps its reading."""
+    from core.io import Record, read_record
+    from core.predict import UNREADABLE_RECORD_SHARE
+
+    rng = np.random.default_rng(0)
+    noise = Record("white_noise", rng.normal(0.0, 0.3, (360 * 60, 1)), 360.0, ["MLII"])
+    case = analyse_case(noise, None, v2_bundle)
+    assert case.table["unreadable"].mean() >= UNREADABLE_RECORD_SHARE and case.verdict == "unreadable"
+    clean = analyse_case(read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea"), None, v2_bundle)
+    assert clean.verdict in ("normal", "abnormal") and clean.table["unreadable"].mean() < 0.05

@@ -112,6 +112,7 @@ th, td { border: 1px solid #bbb; padding: 4px 8px; text-align: right; } th { bac
 td:first-child, th:first-child { text-align: left; }
 .disclaimer { background: #fff4e5; border-left: 5px solid #E69F00; padding: 8px 12px; }
 .verdict-abnormal { color: #D55E00; font-weight: bold; } .verdict-normal { color: #0072B2; font-weight: bold; }
+.verdict-unreadable { color: #7a5c00; font-weight: bold; }
 .note { background: #fafafa; border: 1px solid #ddd; padding: 10px 14px; white-space: pre-wrap; }
 .meta { color: #444; }
 .warn { background: #fdecea; border-left: 5px solid #D55E00; padding: 6px 12px; }

@@ -5,8 +5,10 @@ pSQI, basSQI, the window amplitude against the record's and the two high-frequen
 Clifford & Mark 2008; Clifford et al. 2012) and on their medians over the 7 beats centred on the beat
 (noise comes in stretches). The weights live in ``noise_model.json`` beside this module, written by
 ``python -m core.training.noise_fit`` from the MIT-BIH-style '~' signal-quality annotations of the training
-records only (DS1 + 102, 104 and the 58 SVDB records); the threshold comes from their record-grouped
-out-of-fold predictions by a rule fixed before the test records were read (see that module).
+records only (DS1 + 102, 104 and the 58 SVDB records), each analysed whole and as 10 s, 1 min and 5 min pieces
+(the indices are relative to the analysed signal, so a short upload must be seen in training too); the threshold
+comes from their record-grouped out-of-fold predictions by a rule fixed before the test records were read (see
+that module).
 """
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ Quality indices of Li, Clifford & Mark (2008) and Clifford et al. (2012), each c
 
 - shape: bSQI < 0.7 and (kSQI < 4 or amp_rel outside 0.25..3) (``UNREADABLE_RULE``, fixed in advance);
 - the noise index: ``p_noise`` >= the model's threshold (chosen on record-grouped out-of-fold predictions
-  of the training records: at most 1 % of their clean beats called unreadable).
+  of the training records, whole and cut into 10 s, 1 min and 5 min pieces: at most 1 % of their clean beats
+  called unreadable at each length).
 
 It replaced two hand-set tests (muscle noise, baseline wander) chosen on DS1 alone, which called 41 % of
 DS1's in-noise beats unreadable but 11 % of the test records' (105: 5 %). Figures: ``python -m

@@ -4,15 +4,19 @@
 
 Data: every beat the app detects in the training records, DS1 + 102, 104 (MIT-BIH) and the 58 SVDB records,
 labelled "in noise" where the '~' signal-quality annotation in force marks the analysed lead (``noise_mask``).
-No test record (DS2 + 107, 217) is read. Model: standardised logistic regression, classes weighted to balance.
-Threshold (rule fixed before the test records were read): the lowest p_noise at which at most
-``MAX_CLEAN_UNREADABLE`` of the clean beats are unreadable (together with the shape test of
-``core.signal.quality``), on record-grouped 5-fold out-of-fold predictions (each record is a group).
+Each record is read whole and also cut into consecutive pieces of each length of ``CUT_LENGTHS_S``, each piece
+analysed alone as an uploaded strip would be: the quality indices are relative to what they are analysed with,
+and a short strip gives them less clean signal to compare against. No test record (DS2 + 107, 217) is read.
+Model: standardised logistic regression, classes weighted to balance. Threshold (rule fixed before the test
+records were read): the lowest p_noise at which at most ``MAX_CLEAN_UNREADABLE`` of the clean beats are
+unreadable (together with the shape test of ``core.signal.quality``) at every analysed length, on
+record-grouped 5-fold out-of-fold predictions (each record, with all its pieces, is a group).
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +33,8 @@ from core.signal.quality import fails_shape_test
 
 MAX_CLEAN_UNREADABLE = 0.01
 FOLDS = 5
+#: Piece lengths (s) besides the whole record: a 10 s clinical strip, a minute, a 5 min excerpt.
+CUT_LENGTHS_S = (10.0, 60.0, 300.0)
 
 
 def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarray:
@@ -43,20 +49,31 @@ def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarra
     return (c == -1) | ((c > 0) & ((c & (1 << lead)) > 0))
 
 
-def record_beats(folder: Path, name: str) -> pd.DataFrame:
+def record_beats(folder: Path, name: str, cut_s: float | None = None) -> pd.DataFrame:
     """Quality indices, the shipped `unreadable` call, the noise label and the reference symbol of every
-    beat the app detects in one record (``record`` is ``<folder name>:<record name>``)."""
+    beat the app detects in one record (``record`` is ``<folder name>:<record name>``).
+
+    ``cut_s``: analyse consecutive pieces of this many seconds, each alone (the tail shorter than a piece is
+    left out); ``piece`` numbers them (0 for the whole record) and ``length`` says which analysis it was.
+    """
     rec = read_record(str(folder / f"{name}.hea"))
-    beats = extract_beats(rec)
     ann = wfdb.rdann(str(folder / name), "atr")
     is_beat = np.isin(ann.symbol, list(config.AAMI_CLASS))
-    sym = match_reference(beats.rpeaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
-                          int(round(0.15 * rec.fs)))
-    f = beats.features
-    out = f[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr", "unreadable"]].copy()
-    out["noise"] = noise_mask(ann, beats.rpeaks, lead_order(rec)[0][0])
-    out["symbol"], out["record"] = np.asarray(sym, object), f"{folder.name}:{name}"
-    return out.reset_index(drop=True)
+    lead = lead_order(rec)[0][0]
+    step = rec.signal.shape[0] if cut_s is None else int(round(cut_s * rec.fs))
+    parts = []
+    for k, start in enumerate(range(0, rec.signal.shape[0] - step + 1, step)):
+        beats = extract_beats(replace(rec, signal=rec.signal[start:start + step], annotations=None))
+        peaks = beats.rpeaks + start
+        sym = match_reference(peaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
+                              int(round(0.15 * rec.fs)))
+        out = beats.features[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr", "unreadable"]].copy()
+        out["noise"] = noise_mask(ann, peaks, lead)
+        out["symbol"], out["piece"] = np.asarray(sym, object), k
+        parts.append(out)
+    d = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    d["record"], d["length"] = f"{folder.name}:{name}", "whole" if cut_s is None else f"{cut_s:g} s"
+    return d
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
@@ -65,9 +82,24 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Logistic
     return mean, scale, lr
 
 
+def _lowest_threshold(oof: np.ndarray, shape: np.ndarray, clean: np.ndarray) -> float:
+    """The lowest p_noise threshold at which at most ``MAX_CLEAN_UNREADABLE`` of ``clean`` beats are unreadable."""
+    cands = np.unique(np.round(oof[clean], 4))[::-1]
+    rate = np.array([(shape | (oof >= t))[clean].mean() for t in cands])  # rises as t falls
+    return float(cands[np.flatnonzero(rate <= MAX_CLEAN_UNREADABLE)[-1]])
+
+
+def _rates(call: np.ndarray, clean: np.ndarray, where: np.ndarray) -> dict:
+    return {"in_noise_unreadable": float(call[where & ~clean].mean()) if (where & ~clean).any() else None,
+            "clean_unreadable": float(call[where & clean].mean()), "noise_beats": int((where & ~clean).sum())}
+
+
 def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
-    """The noise index and its threshold from the beats of ``record_beats`` (several records)."""
-    groups = [g for _, g in d.groupby("record", sort=False)]  # the design's medians run within a record
+    """The noise index and its threshold from the beats of ``record_beats`` (several records, any lengths)."""
+    if "length" not in d:
+        d = d.assign(length="whole", piece=0)
+    # the design's medians run within one analysed piece
+    groups = [g for _, g in d.groupby(["record", "length", "piece"], sort=False)]
     x = np.vstack([noise_design(g) for g in groups])
     d = pd.concat(groups, ignore_index=True)
     y = d.noise.to_numpy(int)
@@ -76,18 +108,17 @@ def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
         mean, scale, lr = _fit(x[a], y[a])
         oof[b] = lr.predict_proba((x[b] - mean) / scale)[:, 1]
     shape, clean = fails_shape_test(d), y == 0
-    cands = np.unique(np.round(oof[clean], 4))[::-1]
-    rate = np.array([(shape | (oof >= t))[clean].mean() for t in cands])  # rises as t falls
-    threshold = float(cands[np.flatnonzero(rate <= MAX_CLEAN_UNREADABLE)[-1]])
+    length = d.length.to_numpy(object)
+    threshold = max(_lowest_threshold(oof[length == k], shape[length == k], clean[length == k])
+                    for k in np.unique(length))
     call = shape | (oof >= threshold)
-    db = d.record.str.split(":").str[0]
+    db = d.record.str.split(":").str[0].to_numpy(object)
     v = d.symbol.isin(["V", "E"]).to_numpy() & clean
-    fit = {"rule": f"lowest threshold with <= {MAX_CLEAN_UNREADABLE:.0%} of clean beats unreadable, out of fold",
+    fit = {"rule": f"lowest threshold with <= {MAX_CLEAN_UNREADABLE:.0%} of clean beats unreadable at every "
+                   "analysed length, out of fold",
            "records": int(d.record.nunique()), "beats": int(len(d)), "folds": FOLDS,
-           "out_of_fold": {k: {"in_noise_unreadable": float(call[(db == k).to_numpy() & ~clean].mean()),
-                               "clean_unreadable": float(call[(db == k).to_numpy() & clean].mean()),
-                               "noise_beats": int(((db == k).to_numpy() & ~clean).sum())}
-                           for k in sorted(db.unique())},
+           "out_of_fold": {f"{k}, {n}" if n != "whole" else k: _rates(call, clean, (db == k) & (length == n))
+                           for k in sorted(set(db)) for n in sorted(set(length))},
            "clean_v_unreadable": float(call[v].mean()) if v.any() else None}
     mean, scale, lr = _fit(x, y)
     return NoiseModel(design_names(), mean, scale, lr.coef_[0], float(lr.intercept_[0]), threshold, fit)
@@ -103,7 +134,8 @@ def main(argv=None) -> int:
         MODEL_PATH.write_text(json.dumps(NoiseModel.untrained().to_json()))
     names = [(args.mitdb, r) for r in config.TRAIN_RECORDS]
     names += [(args.svdb, r) for r in (args.svdb / "RECORDS").read_text().split()]
-    d = pd.concat([record_beats(folder, r) for folder, r in names], ignore_index=True)
+    d = pd.concat([record_beats(folder, r, cut) for folder, r in names for cut in (None, *CUT_LENGTHS_S)],
+                  ignore_index=True)
     model = fit_noise_model(d)
     args.out.write_text(json.dumps(model.to_json(), indent=1))
     print(json.dumps({"threshold": model.threshold, **model.fit}, indent=1))

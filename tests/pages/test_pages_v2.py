@@ -228,3 +228,16 @@ def test_case_page_hint_and_typed_note_kept(v2_env):
     # an example's own note in the box is still replaced when another example is picked
     at.selectbox(key="example_choice").set_value("paced_107").run()
     assert at.text_area(key="note_input").value == (config.EXAMPLES_DIR / "paced_107" / "note.txt").read_text()
+
+
+def test_predictions_of_an_unreadable_record_give_no_verdict_and_say_why(v2_env, v2_models):
+    """A lead of Gaussian noise: the record verdict is 'unreadable', with the reason and what to do."""
+    from core.io import Record
+    from core.predict import analyse_case, content_hash
+
+    rec = Record("white_noise", np.random.default_rng(0).normal(0.0, 0.3, (360 * 60, 1)), 360.0, ["MLII"])
+    case = analyse_case(rec, None, v2_models[0])
+    assert case.verdict == "unreadable"
+    at = _open(_app(_state((case, "", content_hash(rec, None)))), "pages/predictions.py")
+    assert "Unreadable" in _texts(at)
+    assert any("no record verdict is given" in w.value and "record again" in w.value for w in at.warning)
