@@ -78,7 +78,8 @@ def main() -> None:
                 continue
             strip = dataclasses.replace(rec, name=f"{r}_{s}", signal=rec.signal[s:s + w].copy(), annotations=None)
             case = analyse_case(strip, None, bundle)
-            rows.append((r, int(s), truth, case.verdict == "abnormal", "; ".join(case.statements)))
+            rows.append((r, int(s), truth, case.verdict == "abnormal", "; ".join(case.statements),
+                         case.verdict == "unreadable"))
         print(r, len(rows), flush=True)
     lines = _summary(rows, a.split)
     print("\n".join(lines))
@@ -100,8 +101,12 @@ def _summary(rows, split: str) -> list[str]:
     out.append(f"| sinus, N beats only | {len(neg)} | {1 - spec:.3f} (specificity {spec:.3f}) |")
     missed = Counter(x[0] for x in pos if not x[3])
     false_abnormal = Counter(x[0] for x in neg if x[3])
+    unread = Counter(x[0] for x in rows if x[5])
     return out + ["", "Missed positive strips by record: " + ", ".join(f"{k} {v}" for k, v in missed.most_common()),
-                  "False abnormal strips by record: " + ", ".join(f"{k} {v}" for k, v in false_abnormal.most_common())]
+                  "False abnormal strips by record: " + ", ".join(f"{k} {v}" for k, v in false_abnormal.most_common()),
+                  f"Strips called unreadable (no verdict; counted as not abnormal above): {sum(unread.values())} "
+                  f"({sum(x[5] for x in pos)} positive, {sum(x[5] for x in neg)} negative)"
+                  + (": " + ", ".join(f"{k} {v}" for k, v in unread.most_common()) if unread else "")]
 
 
 if __name__ == "__main__":
