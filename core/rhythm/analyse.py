@@ -14,7 +14,7 @@ from core.rhythm.af import detect_af
 from core.rhythm.atrial import measure_atrial_activity
 from core.rhythm.conduction import detect_av_block_1
 from core.rhythm.context import adjust_for_rhythm
-from core.rhythm.episodes import Episode
+from core.rhythm.episodes import Episode, episodes_from_mask
 from core.rhythm.origin import classify_origin
 from core.rhythm.pacing import detect_paced
 from core.rhythm.pauses import detect_pauses
@@ -23,6 +23,10 @@ from core.rhythm.sinus import classify_sinus
 from core.rhythm.statements import write_statements
 
 __all__ = ["RhythmResult", "analyse_rhythm"]
+
+
+#: Each unreadable beat stands for this much signal (s) either side of it in the UNREADABLE episodes.
+UNREADABLE_HALF_S = 1.0
 
 
 @dataclass
@@ -64,6 +68,24 @@ def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.nda
         if e.kind in kinds:
             m |= (t >= e.start_s) & (t <= e.end_s)
     return m
+
+
+def _unreadable_stretches(t: np.ndarray, u_beats: np.ndarray, dur: float, episodes: list[Episode]) -> list[Episode]:
+    """``episodes`` with the stretches of unreadable beats added as UNREADABLE episodes, merged with those given
+    (ventricular flutter/fibrillation spans). A beat's quality is read from the 4 s around it
+    (``core.signal.quality``), so each unreadable beat stands for the 2 s centred on it (s)."""
+    spans = [(e.start_s, e.end_s, e.detail) for e in episodes if e.kind == "UNREADABLE"]
+    spans += [(max(0.0, a - UNREADABLE_HALF_S), min(max(dur, b), b + UNREADABLE_HALF_S), "noise")
+              for a, b in ((e.start_s, e.end_s) for e in episodes_from_mask(t, u_beats, "UNREADABLE",
+                                                                              max_gap_s=2 * UNREADABLE_HALF_S))]
+    merged: list[list] = []
+    for a, b, d in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+            merged[-1][2] = merged[-1][2] if d == merged[-1][2] else "noise or ventricular flutter/fibrillation"
+        else:
+            merged.append([a, b, d])
+    return [e for e in episodes if e.kind != "UNREADABLE"] + [Episode("UNREADABLE", a, b, 1.0, d) for a, b, d in merged]
 
 
 def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
@@ -119,8 +141,11 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
         source = "timing" if atrial is None else "morphology"
     unread = _inside(t, episodes, ("UNREADABLE",))
     if cls is not None:
-        unread |= np.isin(cls.astype(str), ["U"])
-    episodes += detect_paced(t, pc)
+        u_beats = np.isin(cls.astype(str), ["U"])
+        unread |= u_beats
+        episodes = _unreadable_stretches(t, u_beats, dur, episodes)
+    # a "spike" in noise is not a pacing spike
+    episodes += detect_paced(t, None if pc is None else pc & ~unread)
     paced_m = _inside(t, episodes, ("PACED",))
     # thresholds per evidence: with the cleaned lead P absence is measured, so RR may be less irregular
     af_kw = dict(cosen_min=-1.4, nrmssd_min=0.10) if atrial is not None else dict(cosen_min=-1.2, nrmssd_min=0.15)

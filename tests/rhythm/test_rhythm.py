@@ -340,3 +340,19 @@ def test_flagged_supraventricular_beats_leave_af_measures():
     as_given = af.detect_af(t, np.array([c if c != "S" else "N" for c in cls]), None, np.full(n, np.nan),
                             cosen_min=-1.2, nrmssd_min=0.15)
     assert as_given, "the synthetic case must be AF-like when the 'S' beats' intervals stay in"
+
+
+def test_unreadable_beats_make_unreadable_episodes_and_no_pacing():
+    """Beats the quality call made unreadable ('U') are UNREADABLE episodes (each beat +/- 1 s, merged), the
+    statement says how long, and pacing "spikes" found in that noise do not make a paced rhythm."""
+    t = sinus(100)
+    cls = np.full(100, "N", dtype=object)
+    cls[40:60] = "U"
+    spikes = np.zeros(100, bool)
+    spikes[40:60] = True
+    res = analyse_rhythm(t, t[-1] + 1, beat_class=cls, paced=spikes)
+    un = [e for e in res.episodes if e.kind == "UNREADABLE"]
+    assert len(un) == 1 and abs(un[0].start_s - (t[40] - 1)) < 1e-9 and abs(un[0].end_s - (t[59] + 1)) < 1e-9
+    assert not any(e.kind == "PACED" for e in res.episodes)
+    assert any(s.startswith("Unreadable signal 17 s") for s in res.statements), res.statements
+    assert any(e.kind == "SR" for e in res.episodes)
