@@ -9,7 +9,7 @@ rhythm episode or at least one confidently abnormal beat is present (calibrated 
 on short records, where one normal beat rarely gets that high: ``core.model.confidence``);
 v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). Either way a record with at least
 ``UNREADABLE_RECORD_SHARE`` of its beats unreadable is 'unreadable'. The record probability is the
-mean of the top 5 % of beat probabilities (at least 3 beats).
+mean of the top 5 % of the readable beats' probabilities (at least 3 beats).
 """
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
         sym = match_annotations(beats.rpeaks, record.annotations, record.fs)
         table["ref_symbol"] = sym
         table["ref_class"] = list(config.aami_of(sym))
-    p_record = {k: record_probability(v) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
+    # over the readable beats: a noise burst is not evidence about the heart
+    p_record = {k: record_probability(np.asarray(v, float)[~unreadable]) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
     p_record["shown"] = p_record[view]
     n = len(beats)
     verdict = record_verdict(table["predicted"].to_numpy())
@@ -170,16 +171,16 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
             note_effect = {"changed_beats": changed.tolist(), "n_changed": int(len(changed)),
                            "p_record_without_note": p_record["ecg"], "p_record_with_note": p_record["fused"],
                            "facts_used": {f: p for f, p in note_in.facts.items() if p >= conf.fact_tau}}
-    if n >= MIN_BEATS_FOR_VERDICT and unreadable.mean() >= UNREADABLE_RECORD_SHARE:
-        verdict = "unreadable"
-        if rhythm is not None:  # said first: what follows was read from the few beats left
-            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise; "
-                                        "no record verdict")
     elif note_in is not None and n:
         z_note = bundle.model.encode_text(torch.from_numpy(note_in.vector[None].astype(np.float32)))
         z_note = torch.nn.functional.normalize(z_note, dim=-1)[0].detach().numpy()
         z_ecg = res["z"].mean(0)
         agreement = float(np.dot(z_ecg, z_note) / (np.linalg.norm(z_ecg) * np.linalg.norm(z_note) + 1e-9))
+    if n >= MIN_BEATS_FOR_VERDICT and unreadable.mean() >= UNREADABLE_RECORD_SHARE:
+        verdict = "unreadable"
+        if rhythm is not None:  # said first: what follows was read from the few beats left
+            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise; "
+                                        "no record verdict")
     notices = list(beats.notices)
     if note_in is not None and note_in.truncated:
         notices.append(f"The note has {note_in.n_tokens} word pieces; only the first {MAX_NOTE_TOKENS} were read by the model.")

@@ -68,7 +68,7 @@ def _verdict(case, bundle) -> None:
     cols[0].metric("Record verdict", case.verdict)
     cols[1].metric(f"Record p(abnormal), {'fused' if case.view == 'fused' else 'ECG only'}",
                    "–" if not np.isfinite(case.p_record["shown"]) else f"{case.p_record['shown']:.2f}",
-                   help="Mean of the top 5 % of beat probabilities (at least 3 beats): how abnormal the record's worst "
+                   help="Mean of the top 5 % of the readable beats' probabilities (at least 3 beats): how abnormal the record's worst "
                         "beats look together. The verdict does not come from it: one confidently abnormal beat or one "
                         "abnormal rhythm episode is enough, so a strip with a single clear ectopic beat can read "
                         "abnormal at a low record probability." if v2 else None)
