@@ -73,8 +73,9 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
                    "rhythm without visible spikes? review the morphology)")
     if by["UNREADABLE"]:
         secs = sum(e.duration_s for e in by["UNREADABLE"])
-        out.append(f"Unreadable signal {secs:.0f} s ({100 * secs / dur:.0f} %): noise or possible ventricular "
-                   "flutter/fibrillation, review the trace")
+        cause = "noise" if all(e.detail == "noise" for e in by["UNREADABLE"]) else \
+            "noise or possible ventricular flutter/fibrillation"
+        out.append(f"Unreadable signal {secs:.0f} s ({100 * secs / dur:.0f} %): {cause}, review the trace")
     if not out:
         out.append("Rhythm not determined (too few beats)")
     abnormal = any(e.kind in ABNORMAL_KINDS for e in episodes) or n_confident_abnormal > 0

@@ -354,5 +354,5 @@ def test_unreadable_beats_make_unreadable_episodes_and_no_pacing():
     un = [e for e in res.episodes if e.kind == "UNREADABLE"]
     assert len(un) == 1 and abs(un[0].start_s - (t[40] - 1)) < 1e-9 and abs(un[0].end_s - (t[59] + 1)) < 1e-9
     assert not any(e.kind == "PACED" for e in res.episodes)
-    assert any(s.startswith("Unreadable signal 17 s") for s in res.statements), res.statements
+    assert any(s.startswith("Unreadable signal 17 s") and "noise, review" in s for s in res.statements), res.statements
     assert any(e.kind == "SR" for e in res.episodes)
