@@ -3,7 +3,8 @@ fused views, the rhythm reading, what the note changed, and the beat embeddings 
 
 The probability shown to the user is the fused one when a note is given, else the ECG-only one; all
 three are always returned so the page can show them side by side. Beats in stretches the signal-quality
-rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart. Record verdict
+rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart, and so are the beats the
+ECG-only head flags where the noise index reaches its lower ``flagged_threshold`` (``flag_noisy_abnormal``). Record verdict
 (fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
 rhythm episode or at least one confidently abnormal beat is present (calibrated p >= ``CONFIDENT_P``, or lower
 on short records, where one normal beat rarely gets that high: ``core.model.confidence``);
@@ -14,7 +15,7 @@ mean of the top 5 % of the readable beats' probabilities (at least 3 beats).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from core.model.confidence import confident_level
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
 from core.signal.features import PREMATURE_RATIO
+from core.signal.noise_model import load_noise_model
 from core.signal.vf import runs_at_least
 from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
 
@@ -142,6 +144,7 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     view = "fused" if note_in else "ecg"
     shown = p_fused if note_in else p_ecg
     thr = float(conf.thresholds["fused" if note_in else "ecg"])
+    beats = flag_noisy_abnormal(beats, p_ecg >= float(conf.thresholds["ecg"]))
     table = pd.DataFrame({"sample": beats.rpeaks, "time_s": beats.time_s})
     table = pd.concat([table, beats.features.reset_index(drop=True)], axis=1)
     table["p_ecg"], table["p_note"], table["p_fused"] = p_ecg, p_note, p_fused
@@ -214,6 +217,19 @@ def continue_ventricular_runs(beat_time_s: np.ndarray, ventricular: np.ndarray, 
         if not out[i] and flagged[i] and out[i - 1] and rr[i] <= rr_tolerance * np.fmax(rr[i - 1], rr[i - 2]):
             out[i] = True
     return out
+
+
+def flag_noisy_abnormal(beats: BeatSet, flagged: np.ndarray) -> BeatSet:
+    """``beats`` with the flagged beats whose p_noise reaches the noise index's ``flagged_threshold`` made
+    unreadable (a copy; the given BeatSet, which the app caches, is not changed). ``flagged``: the ECG-only head's
+    flags, so that a note never changes what is readable."""
+    model = load_noise_model()
+    if model.flagged_threshold is None or "p_noise" not in beats.features or not len(beats):
+        return beats
+    noisy = np.asarray(flagged, bool) & (beats.features["p_noise"].to_numpy(float) >= model.flagged_threshold)
+    if not (noisy & ~beats.unreadable).any():
+        return beats
+    return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | noisy))
 
 
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,

@@ -20,6 +20,7 @@ from core import config
 from core.io import RecordReadError, read_record
 from core.io.archive import _scrub
 from core.io.record import MIN_FS_HZ
+from tests.test_io import _zip
 
 _spec = importlib.util.spec_from_file_location("make_bad_inputs", Path(__file__).parent / "data" / "make_bad_inputs.py")
 _corpus = importlib.util.module_from_spec(_spec)
@@ -276,12 +277,3 @@ def test_scrub_cuts_temporary_folders_and_names_the_file():
     assert _scrub("nothing to cut") == "nothing to cut"
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    import io
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()

@@ -116,3 +116,21 @@ def test_white_noise_is_an_unreadable_record_not_an_abnormal_one(v2_bundle):
     assert case.table["unreadable"].mean() >= UNREADABLE_RECORD_SHARE and case.verdict == "unreadable"
     clean = analyse_case(read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea"), None, v2_bundle)
     assert clean.verdict in ("normal", "abnormal") and clean.table["unreadable"].mean() < 0.05
+
+
+def test_a_flagged_beat_where_the_noise_index_is_high_is_unreadable_and_the_cache_is_untouched():
+    from core.io import read_record
+    from core.predict import flag_noisy_abnormal
+    from core.signal.beats import extract_beats
+    from core.signal.noise_model import load_noise_model
+
+    level = load_noise_model().flagged_threshold
+    assert level is not None and level < load_noise_model().threshold
+    beats = extract_beats(read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea"))
+    beats.features["p_noise"] = 0.0
+    beats.features.loc[5, "p_noise"] = beats.features.loc[7, "p_noise"] = (level + load_noise_model().threshold) / 2
+    flagged = np.zeros(len(beats), bool)
+    flagged[[5, 6]] = True  # 5 flagged in a noisy-looking stretch, 6 flagged in a clean one, 7 noisy but not flagged
+    out = flag_noisy_abnormal(beats, flagged)
+    assert list(np.flatnonzero(out.unreadable & ~beats.unreadable)) == [5]
+    assert not beats.unreadable[5]  # a copy: the BeatSet the app caches is not changed

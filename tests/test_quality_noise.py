@@ -97,12 +97,14 @@ def test_noise_fit_threshold_keeps_clean_beats_readable_at_every_length():
                 rows.append(pd.DataFrame({
                     "bsqi": np.clip(0.95 - 0.1 * z, 0, 1), "ksqi": np.exp(2.0 - 0.2 * z), "psqi": 0.6 - 0.05 * z,
                     "bassqi": np.full(n, 0.9), "amp_rel": np.exp(0.2 * z), "hf_rel": np.exp(0.3 * z),
-                    "hf_snr": np.exp(-5 + 0.3 * z), "noise": noise, "symbol": "N", "record": f"db:{r}",
-                    "length": length, "piece": k}))
+                    "hf_snr": np.exp(-5 + 0.3 * z), "noise": noise, "symbol": np.where(np.arange(n) % 10 == 0, "V", "N"),
+                    "record": f"db:{r}", "length": length, "piece": k}))
     d = pd.concat(rows, ignore_index=True)
     m = fit_noise_model(d)
     assert set(m.fit["out_of_fold"]) == {"db", "db, 10 s"}
     for key, rates in m.fit["out_of_fold"].items():
         assert rates["clean_unreadable"] <= MAX_CLEAN_UNREADABLE + 1e-9, key
+    # flagged beats: a lower threshold, above which at most 1 % of the readable clean V beats lie
+    assert m.flagged_threshold is not None and m.flagged_threshold < m.threshold
     # noise is found where it stands out, and still found in the pieces
     assert m.fit["out_of_fold"]["db"]["in_noise_unreadable"] > m.fit["out_of_fold"]["db, 10 s"]["in_noise_unreadable"] > 0.05

@@ -38,6 +38,9 @@ class NoiseModel:
     intercept: float
     threshold: float  # p_noise at or above which a beat is unreadable
     fit: dict = field(default_factory=dict)  # what the fit measured (out-of-fold), for the docs
+    #: p_noise at or above which a beat the classifier flags is unreadable instead (None: no such rule):
+    #: an "abnormal" beat in a stretch that looks noisy is more often artefact than ectopy.
+    flagged_threshold: float | None = None
 
     @classmethod
     def untrained(cls) -> "NoiseModel":
@@ -47,7 +50,8 @@ class NoiseModel:
 
     def to_json(self) -> dict:
         return {"names": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold, "fit": self.fit}
+                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold,
+                "flagged_threshold": self.flagged_threshold, "fit": self.fit}
 
 
 def design_names() -> tuple[str, ...]:
@@ -87,7 +91,8 @@ def load_noise_model(path: str | Path = MODEL_PATH) -> NoiseModel:
     if tuple(d["names"]) != design_names():
         raise ValueError(f"{p}: its inputs {d['names']} are not this version's {list(design_names())}; refit it.")
     return NoiseModel(tuple(d["names"]), np.asarray(d["mean"], float), np.asarray(d["scale"], float),
-                      np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]), d.get("fit", {}))
+                      np.asarray(d["coef"], float), float(d["intercept"]), float(d["threshold"]), d.get("fit", {}),
+                      None if d.get("flagged_threshold") is None else float(d["flagged_threshold"]))
 
 
 def noise_probability(q: pd.DataFrame, model: NoiseModel | None = None) -> np.ndarray:

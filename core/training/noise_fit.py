@@ -10,7 +10,10 @@ and a short strip gives them less clean signal to compare against. No test recor
 Model: standardised logistic regression, classes weighted to balance. Threshold (rule fixed before the test
 records were read): the lowest p_noise at which at most ``MAX_CLEAN_UNREADABLE`` of the clean beats are
 unreadable (together with the shape test of ``core.signal.quality``) at every analysed length, on
-record-grouped 5-fold out-of-fold predictions (each record, with all its pieces, is a group).
+record-grouped 5-fold out-of-fold predictions (each record, with all its pieces, is a group). A second,
+lower threshold applies to the beats the classifier flags (``NoiseModel.flagged_threshold``): the lowest p_noise
+that at most ``MAX_ABNORMAL_UNREADABLE`` of the readable clean beats of reference class S, V, F or Q reach, at
+every length, out of fold.
 """
 from __future__ import annotations
 
@@ -32,6 +35,9 @@ from core.signal.noise_model import MODEL_PATH, NoiseModel, design_names, noise_
 from core.signal.quality import fails_shape_test
 
 MAX_CLEAN_UNREADABLE = 0.01
+#: The flagged-beat threshold may make at most this share of the readable, clean abnormal beats (reference S, V,
+#: F, Q) unreadable at any analysed length, out of fold (fixed before any figure of it was seen).
+MAX_ABNORMAL_UNREADABLE = 0.01
 FOLDS = 5
 #: Piece lengths (s) besides the whole record: a 10 s clinical strip, a minute, a 5 min excerpt.
 CUT_LENGTHS_S = (10.0, 60.0, 300.0)
@@ -112,6 +118,10 @@ def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
     threshold = max(_lowest_threshold(oof[length == k], shape[length == k], clean[length == k])
                     for k in np.unique(length))
     call = shape | (oof >= threshold)
+    abnormal = np.isin(config.aami_of(d.symbol), ["S", "V", "F", "Q"]) & clean & ~call
+    levels = [float(np.quantile(oof[abnormal & (length == k)], 1 - MAX_ABNORMAL_UNREADABLE))
+              for k in np.unique(length) if (abnormal & (length == k)).any()]
+    flagged_threshold = round(max(levels), 4) if levels else None  # no abnormal beat to protect: no rule
     db = d.record.str.split(":").str[0].to_numpy(object)
     v = d.symbol.isin(["V", "E"]).to_numpy() & clean
     fit = {"rule": f"lowest threshold with <= {MAX_CLEAN_UNREADABLE:.0%} of clean beats unreadable at every "
@@ -119,9 +129,14 @@ def fit_noise_model(d: pd.DataFrame) -> NoiseModel:
            "records": int(d.record.nunique()), "beats": int(len(d)), "folds": FOLDS,
            "out_of_fold": {f"{k}, {n}" if n != "whole" else k: _rates(call, clean, (db == k) & (length == n))
                            for k in sorted(set(db)) for n in sorted(set(length))},
-           "clean_v_unreadable": float(call[v].mean()) if v.any() else None}
+           "clean_v_unreadable": float(call[v].mean()) if v.any() else None,
+           "flagged_rule": f"lowest p_noise with <= {MAX_ABNORMAL_UNREADABLE:.0%} of the readable clean abnormal "
+                           "beats above it at every analysed length, out of fold",
+           "readable_in_noise_above_flagged_threshold":
+               None if flagged_threshold is None else float((oof[~clean & ~call] >= flagged_threshold).mean())}
     mean, scale, lr = _fit(x, y)
-    return NoiseModel(design_names(), mean, scale, lr.coef_[0], float(lr.intercept_[0]), threshold, fit)
+    return NoiseModel(design_names(), mean, scale, lr.coef_[0], float(lr.intercept_[0]), threshold, fit,
+                      flagged_threshold)
 
 
 def main(argv=None) -> int:
