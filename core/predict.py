@@ -28,6 +28,7 @@ from core.model.confidence import confident_level
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
 from core.signal.features import PREMATURE_RATIO
+from core.signal.flat import detect_flat_spans
 from core.signal.noise_model import load_noise_model
 from core.signal.vf import runs_at_least
 from core.text.encoder import MAX_NOTE_TOKENS, TextEncoder
@@ -165,7 +166,9 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     agreement, rhythm, note_effect = None, None, {}
     if gated:
         paced_known = note_in is not None and note_in.facts.get("PACEMAKER", 0.0) >= conf.fact_tau
-        rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known, normal_exceedance=conf.normal_exceedance)
+        lost = detect_flat_spans(record.lead(beats.lead_names[0]), record.fs) if len(beats) else []
+        rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known, normal_exceedance=conf.normal_exceedance,
+                             lost_s=lost)
         apply_rhythm_context(table, rhythm)
         verdict = "not enough beats" if n < MIN_BEATS_FOR_VERDICT else ("abnormal" if rhythm.abnormal else "normal")
         if note_in is not None:
@@ -233,7 +236,7 @@ def flag_noisy_abnormal(beats: BeatSet, flagged: np.ndarray) -> BeatSet:
 
 
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,
-                normal_exceedance: list | None = None):
+                normal_exceedance: list | None = None, lost_s: list[tuple[float, float]] | None = None):
     """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
 
     Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
@@ -243,7 +246,8 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     measurable):
     recorders that filter the spike away (MIT-BIH at 360 Hz) leave no other evidence. Confident beats
     for the verdict: calibrated p >= ``CONFIDENT_P``, lowered for short records by the bundle's
-    ``normal_exceedance`` curve (``core.model.confidence.confident_level``, ``ONE_BEAT_ALPHA``).
+    ``normal_exceedance`` curve (``core.model.confidence.confident_level``, ``ONE_BEAT_ALPHA``). ``lost_s``:
+    (start_s, end_s) where the primary lead did not change at all (``core.signal.flat``), read as unreadable.
     """
     from core.rhythm import analyse_rhythm, rhythm_inputs_from_beats
     from core.rhythm.origin import classify_origin
@@ -276,8 +280,9 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     p = np.where(beats.unreadable, 0.0, p_shown)
     level = confident_level(int((~beats.unreadable).sum()), normal_exceedance, alpha=ONE_BEAT_ALPHA,
                             cap=max(CONFIDENT_P, threshold), floor=threshold)
+    lost = [(a, b, "signal lost (flat line)") for a, b in (lost_s or [])]
     return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": level,
-                             "ventricular_like": v_like})
+                             "ventricular_like": v_like, "unreadable": list(kw["unreadable"]) + lost})
 
 
 def record_verdict(predicted: np.ndarray) -> str:

@@ -134,3 +134,24 @@ def test_a_flagged_beat_where_the_noise_index_is_high_is_unreadable_and_the_cach
     out = flag_noisy_abnormal(beats, flagged)
     assert list(np.flatnonzero(out.unreadable & ~beats.unreadable)) == [5]
     assert not beats.unreadable[5]  # a copy: the BeatSet the app caches is not changed
+
+
+def test_a_lead_stuck_at_its_rail_is_lost_signal_not_a_pause(v2_bundle):
+    """28 s of both leads held at 5 mV (a recorder stuck at its rail): no beat there, and the reading says
+    the signal was lost instead of reporting pauses."""
+    import dataclasses
+
+    from core.io import read_record
+    from core.signal.flat import detect_flat_spans
+
+    rec = read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea")
+    sig = rec.signal.copy()
+    sig[int(30 * rec.fs):int(58 * rec.fs), :] = 5.0
+    stuck = dataclasses.replace(rec, signal=sig, annotations=None)
+    assert detect_flat_spans(sig[:, 0], rec.fs) == [(30.0, 58.0)] and detect_flat_spans(rec.signal[:, 0], rec.fs) == []
+    case = analyse_case(stuck, None, v2_bundle)
+    kinds = [e.kind for e in case.rhythm.episodes]
+    assert "PAUSE" not in kinds, case.statements
+    lost = [e for e in case.rhythm.episodes if e.kind == "UNREADABLE" and "signal lost" in e.detail]
+    assert lost and lost[0].start_s <= 30.0 and lost[0].end_s >= 58.0
+    assert any("signal lost (flat line)" in s for s in case.statements)

@@ -27,6 +27,8 @@ __all__ = ["RhythmResult", "analyse_rhythm"]
 
 #: Each unreadable beat stands for this much signal (s) either side of it in the UNREADABLE episodes.
 UNREADABLE_HALF_S = 1.0
+#: What an unreadable span given without its cause (``unreadable`` pairs) is: core.signal.vf's spans.
+VF_OR_NOISE = "noise or ventricular flutter/fibrillation"
 
 
 @dataclass
@@ -72,7 +74,7 @@ def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.nda
 
 def _unreadable_stretches(t: np.ndarray, u_beats: np.ndarray, dur: float, episodes: list[Episode]) -> list[Episode]:
     """``episodes`` with the stretches of unreadable beats added as UNREADABLE episodes, merged with those given
-    (ventricular flutter/fibrillation spans). A beat's quality is read from the 4 s around it
+    (ventricular flutter/fibrillation or lost-signal spans; a merged episode keeps every cause, '; '-joined). A beat's quality is read from the 4 s around it
     (``core.signal.quality``), so each unreadable beat stands for the 2 s centred on it (s)."""
     spans = [(e.start_s, e.end_s, e.detail) for e in episodes if e.kind == "UNREADABLE"]
     spans += [(max(0.0, a - UNREADABLE_HALF_S), min(max(dur, b), b + UNREADABLE_HALF_S), "noise")
@@ -82,10 +84,11 @@ def _unreadable_stretches(t: np.ndarray, u_beats: np.ndarray, dur: float, episod
     for a, b, d in sorted(spans):
         if merged and a <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], b)
-            merged[-1][2] = merged[-1][2] if d == merged[-1][2] else "noise or ventricular flutter/fibrillation"
+            merged[-1][2].update(d.split("; "))
         else:
-            merged.append([a, b, d])
-    return [e for e in episodes if e.kind != "UNREADABLE"] + [Episode("UNREADABLE", a, b, 1.0, d) for a, b, d in merged]
+            merged.append([a, b, set(d.split("; "))])
+    return [e for e in episodes if e.kind != "UNREADABLE"] + [Episode("UNREADABLE", a, b, 1.0, "; ".join(sorted(d)))
+                                                              for a, b, d in merged]
 
 
 def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
@@ -98,7 +101,8 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     ``beat_class`` predicted 'N','S','V','Q','U' per beat (None: derived from timing and QRS width);
     ``p_abnormal`` per-beat abnormality probability and ``p_threshold`` the caller's confident-abnormal
     threshold; ``pr_ms``, ``qrs_ms`` in ms, ``p_amp_mv`` / ``qrs_amp_mv`` in mV (NaN where not found);
-    ``paced`` bool per beat; ``unreadable`` [(start_s, end_s)] of noise or ventricular flutter/fibrillation;
+    ``paced`` bool per beat; ``unreadable`` [(start_s, end_s)] of noise or ventricular flutter/fibrillation, or
+    [(start_s, end_s, cause)] (e.g. "signal lost (flat line)");
     ``fs`` (Hz) is accepted for provenance only (all inputs are already in s/ms); ``p_s`` optional P(S);
     ``clean_mv`` the cleaned primary lead (mV) at ``clean_fs`` Hz (default 360, CardioLens' model rate), from
     which P waves, f waves (``core.rhythm.atrial``) and the dominant-beat morphology (``core.rhythm.origin``)
@@ -116,9 +120,9 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     pr, pa, q = _opt(pr_ms, n, "pr_ms"), _opt(p_amp_mv, n, "p_amp_mv"), _opt(qrs_ms, n, "qrs_ms")
     qa, pc = _opt(qrs_amp_mv, n, "qrs_amp_mv"), _opt(paced, n, "paced", dtype=bool)
     ps = _opt(p_s, n, "p_s")
-    bad = sorted((float(a), float(b)) for a, b in (unreadable or []) if b > a)
-    episodes: list[Episode] = [Episode("UNREADABLE", a, b, 1.0, "noise or ventricular flutter/fibrillation")
-                               for a, b in bad]
+    bad = sorted((float(u[0]), float(u[1]), str(u[2]) if len(u) > 2 else VF_OR_NOISE)
+                 for u in (unreadable or []) if u[1] > u[0])
+    episodes: list[Episode] = [Episode("UNREADABLE", a, b, 1.0, d) for a, b, d in bad]
     if n < 3:
         st, ab = write_statements(episodes, t, dur)
         return RhythmResult(episodes, st, ab, float("nan"), beat_class=cls, p_abnormal=p, confident_p=float(p_threshold))
@@ -163,7 +167,8 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     af_m = _inside(t, episodes, ("AF", "AFL"))
     runs = detect_runs(t, np.where(unread, "Q", origin), exclude_svt=af_m | paced_m)
     episodes += runs
-    episodes += detect_pauses(t, unreadable=bad)
+    # a missed beat in noise or lost signal is not a pause
+    episodes += detect_pauses(t, unreadable=[(e.start_s, e.end_s) for e in episodes if e.kind == "UNREADABLE"])
     episodes += detect_av_block_1(t, pr, origin, exclude=af_m | paced_m | unread)
     other = unread | paced_m | af_m | _inside(t, episodes, ("VT", "SVT"))
     episodes += classify_sinus(t, origin, exclude=other)

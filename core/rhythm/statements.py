@@ -73,8 +73,11 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
                    "rhythm without visible spikes? review the morphology)")
     if by["UNREADABLE"]:
         secs = sum(e.duration_s for e in by["UNREADABLE"])
-        cause = "noise" if all(e.detail == "noise" for e in by["UNREADABLE"]) else \
-            "noise or possible ventricular flutter/fibrillation"
+        causes = {"noise or possible ventricular flutter/fibrillation" if "fibrillation" in c else c
+                  for e in by["UNREADABLE"] for c in e.detail.split("; ")}
+        if any("fibrillation" in c for c in causes):
+            causes.discard("noise")  # said already
+        cause = "; ".join(sorted(causes))
         out.append(f"Unreadable signal {secs:.0f} s ({100 * secs / dur:.0f} %): {cause}, review the trace")
     if not out:
         out.append("Rhythm not determined (too few beats)")
