@@ -11,7 +11,9 @@ Contracts relied on from outside (../shared/DESIGN.md):
   a label ``N``/``normal`` also weighs the trained detector unless ``--no-gate`` (``core.zeroshot.gate_normal``).
 - Several files (``score``/``rhythm``, ``--workers N``, ``--scheduler ADDRESS``): ``core.batch.score_batch``; every
   bad file is an error row (``path``, ``error`` columns) and a summary line on stderr; exit 1 if any failed, 2 if
-  none was scored. One file keeps the single-input contract below.
+  none was scored. One file keeps the single-input contract below. ``zeroshot`` with several files (serial): the
+  good records' rows are written, each bad file is one ``error: PATH: why`` line on stderr (no error rows: the CSV
+  keeps its columns), exit 1 if any failed, 2 if none was scored.
 Any input that cannot be scored: exit status 2 and one line on stderr saying why (no traceback); the
 traceback goes to the log (``logging.exception``), so a programming error is never mistaken for bad input.
 Training code (``core.training``) is imported only inside ``train`` and ``evaluate``.
@@ -24,6 +26,7 @@ import logging
 import os
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,19 +59,36 @@ def _read(path: Path, fs: float | None):
     return read_record(path, fs=fs)
 
 
+#: Largest note file ``score --note`` accepts (bytes); the model reads the first ``MAX_NOTE_TOKENS`` word pieces only.
+MAX_NOTE_BYTES = 100_000
+
+
 def _note_text(note_path: str | None) -> str | None:
+    """The note of ``score --note``, checked: UTF-8 (a BOM dropped), at most ``MAX_NOTE_BYTES``, no control
+    characters but tab and line breaks, some visible text (not only format characters such as U+200B)."""
     if not note_path:
         return None
     p = Path(note_path)
     if not p.is_file():
         raise CliError(f"{p}: note file not found")
+    if p.stat().st_size > MAX_NOTE_BYTES:  # before reading: a 10 MB note took a minute and 2.7 GB
+        from core.text.encoder import MAX_NOTE_TOKENS
+
+        raise CliError(f"{p}: the note is {p.stat().st_size // 1000} kB, over the {MAX_NOTE_BYTES // 1000} kB limit; "
+                       f"the model reads only the first {MAX_NOTE_TOKENS} word pieces of a note, so give the referral note only")
     raw = p.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a leading BOM is not part of the note
     except UnicodeDecodeError:
         raise CliError(f"{p}: the note is not UTF-8 text; save it as UTF-8 and try again") from None
-    if not text.strip():
+    if not raw.strip():
         raise CliError(f"{p}: the note file is empty")
+    if any(c < " " and c not in "\t\n\r" for c in text):
+        raise CliError(f"{p}: the note file looks binary (it holds NUL or other control characters); "
+                       "give the clinical note as a plain UTF-8 text file")
+    if not "".join(c for c in text if unicodedata.category(c) != "Cf").strip():
+        raise CliError(f"{p}: the note file holds no readable text: only invisible characters (a BOM, zero-width "
+                       "spaces) and white space; give the clinical note as plain text")
     return text
 
 
@@ -206,11 +226,14 @@ def _write(df: pd.DataFrame, records: list[dict], out: str | None, errors: list[
 ZEROSHOT_KEYS = ("record", "sample", "time_s")
 
 
-def _zeroshot_inputs(args) -> tuple[list[Path], pd.DataFrame, Record]:
-    """The files, the prompt table and the first record of ``zeroshot``, all checked before torch, the
-    bundle and BERT are loaded (seconds), so that a bad input fails at once: every record file exists and
-    is readable, the first reads as an ECG, ``--out`` is not a folder, and the prompt file parses with valid
-    labels (``load_prompts``: two at least, none differing only in case; none named like an output column)."""
+def _zeroshot_inputs(args) -> tuple[list[Path], pd.DataFrame, dict[Path, Record], dict[Path, str]]:
+    """The files, the prompt table, the first readable record (``{path: record}``) and the files that failed
+    to read before it (``{path: message}``) of ``zeroshot``, all checked before torch, the bundle and BERT are
+    loaded (seconds), so that a bad input fails at once: every record file exists and is readable, ``--out`` is
+    not a folder, and the prompt file parses with valid labels (``load_prompts``: two at least, none differing
+    only in case or starting like a formula; none named like an output column). One file that does not read as an
+    ECG raises (one line, exit 2); of several, a bad one is an ``error:`` line (``_zeroshot_failed``) and the run
+    goes on, with no record at all when none reads."""
     files = expand_paths(args.paths)
     unreadable = [f for f in files if not os.access(f, os.R_OK)]
     if unreadable:
@@ -222,30 +245,63 @@ def _zeroshot_inputs(args) -> tuple[list[Path], pd.DataFrame, Record]:
     if clash:
         raise CliError(f"{args.prompts}: the label {clash[0]!r} is also a column of the output "
                        f"({', '.join(ZEROSHOT_KEYS)}); rename that label")
-    return files, prompts, _read(files[0], args.fs)
+    if len(files) == 1:
+        return files, prompts, {files[0]: _read(files[0], args.fs)}, {}
+    failed: dict[Path, str] = {}
+    for f in files:
+        try:
+            return files, prompts, {f: _read(f, args.fs)}, failed
+        except Exception:  # noqa: BLE001 - as in `score`: one bad file of several must not end the run
+            failed[f] = _zeroshot_failed(f)
+    return files, prompts, {}, failed
+
+
+def _zeroshot_failed(path: Path) -> str:
+    """For the exception being handled: the traceback to the log, one ``error: PATH: message`` line on stderr
+    (above the progress bar); returns the message."""
+    from tqdm import tqdm
+
+    exc = sys.exc_info()[1]
+    msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    log.exception("zeroshot could not score %s: %s", path, msg)
+    tqdm.write(f"error: {path}: {msg}", file=sys.stderr)
+    return msg
 
 
 def cmd_zeroshot(args) -> int:
-    files, prompts, first = _zeroshot_inputs(args)  # before any model: a bad input fails in a second
+    """Like ``score``: with several files, each bad one is an ``error:`` line on stderr and the good records'
+    rows are still written; exit 1 when some failed, 2 when none was scored."""
+    files, prompts, pending, failed = _zeroshot_inputs(args)  # before any model: a bad input fails in a second
+    if not pending:
+        return 2  # several files, none readable: each already said why
     from core import zeroshot
     from core.predict import analyse_case
 
     # zero-shot claims need a bundle whose training never saw V or F labels (config.ZEROSHOT_MODEL_VERSION)
     bundle = _bundle(args.model or str(config.MODELS_DIR / config.ZEROSHOT_MODEL_VERSION))
     te = _text_encoder(bundle)
-    pending = {files[0]: first}  # read once, handed over (and let go) on the first pass of the loop
-    del first
+    # pending: the first readable record, read once, handed over (and let go) on its pass of the loop
     rows = []
     for f in _progress(files, "zero-shot"):
-        record = pending.pop(f) if f in pending else _read(f, args.fs)
-        case = analyse_case(record, None, bundle, None)
-        _warn_notices(record.name, case.notices)
-        zs = zeroshot.score_case(case, prompts, bundle, te, gate=not args.no_gate)
+        if f in failed:
+            continue
+        try:
+            record = pending.pop(f) if f in pending else _read(f, args.fs)
+            case = analyse_case(record, None, bundle, None)
+            _warn_notices(record.name, case.notices)
+            zs = zeroshot.score_case(case, prompts, bundle, te, gate=not args.no_gate)
+        except Exception:  # noqa: BLE001
+            if len(files) == 1:
+                raise  # one file keeps the single-input contract: its error, one line, exit 2
+            failed[f] = _zeroshot_failed(f)
+            continue
         df = zs.beat_probs.copy()
         df.insert(0, "record", record.name)
         rows.append(df)
+    if not rows:
+        return 2
     _write(pd.concat(rows, ignore_index=True), [], args.out)
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_evaluate(args) -> int:

@@ -64,8 +64,9 @@ def load_prompts(path_or_df) -> pd.DataFrame:
     ``path_or_df`` is a CSV path, a file-like object or bytes (an upload), or a DataFrame. Labels and
     prompts are stripped; rows with an empty label or prompt are dropped. Raises ``PromptError`` with a
     one-sentence message when the file is missing, empty, not UTF-8, lacks a column, names fewer
-    than two labels (a softmax over one label is always 1), or has labels that differ only in case
-    (``N`` and ``n`` would be scored as two classes).
+    than two labels (a softmax over one label is always 1), has labels that differ only in case
+    (``N`` and ``n`` would be scored as two classes), or a label starting with ``=``, ``+`` or ``@``
+    (``FORMULA_STARTS``: a spreadsheet would run that column name of the output CSV as a formula).
     """
     if isinstance(path_or_df, pd.DataFrame):
         df, where = path_or_df.copy(), "The prompt table"
@@ -91,6 +92,7 @@ def load_prompts(path_or_df) -> pd.DataFrame:
         found = f"only the label {labels[0]!r}" if labels else "no label with a non-empty prompt"
         raise PromptError(f"{where} has {found}; zero-shot needs prompts for at least two labels to compare.")
     _refuse_case_duplicates(labels, where)
+    _refuse_formula_labels(labels, where)
     return df[["label", "prompt", "kind", "source"] + [c for c in df.columns if c not in ("label", "prompt", "kind", "source")]]
 
 
@@ -104,6 +106,20 @@ def _refuse_case_duplicates(labels: list[str], where: str) -> None:
         named = "; ".join(" and ".join(repr(x) for x in g) for g in clashes)
         raise PromptError(f"{where} has labels that differ only in case ({named}); "
                           "spell each label one way so that its prompts score one class.")
+
+
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection). A label becomes a column name
+#: of the zero-shot CSV, which clinicians open in Excel. Tab and CR never survive the label's strip in ``load_prompts``;
+#: they are listed should that strip ever go. '-' is not refused (yet): a label such as ``-2+3`` would still be one.
+FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def _refuse_formula_labels(labels: list[str], where: str) -> None:
+    """Raise ``PromptError`` naming the first label that a spreadsheet would run as a formula (``=cmd|...``)."""
+    bad = [name for name in labels if name.startswith(FORMULA_STARTS)]
+    if bad:
+        raise PromptError(f"{where} has the label {bad[0]!r}, which starts with {bad[0][0]!r}: labels become column "
+                          "names of the output CSV, and a spreadsheet would run it as a formula; rename that label.")
 
 
 def _read_prompt_csv(src) -> tuple[pd.DataFrame, str]:

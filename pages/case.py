@@ -70,7 +70,7 @@ def _on_upload_change() -> None:
     is still in the box is cleared, so it is never read as the note of someone else's recording."""
     for f in state.get(Key.UPLOAD) or []:
         if f.name.lower().endswith(".txt"):
-            state.put(Key.NOTE_INPUT, f.getvalue().decode("utf-8", errors="replace"))
+            state.put(Key.NOTE_INPUT, f.getvalue().decode("utf-8-sig", errors="replace"))  # a BOM is not note text
             return
     if state.get(Key.NOTE_INPUT, "") in _example_notes():
         state.put(Key.NOTE_INPUT, "")

@@ -289,3 +289,62 @@ def test_record_notices_are_warning_lines_on_stderr_not_stdout(tmp_path, command
     else:
         rows = list(csv.reader(r.stdout.splitlines()))
         assert rows[0][0] == "record" and len(rows) > 1 and all(row[0] == "nan_short_gap" for row in rows[1:])
+
+
+# ---- score --note: a note the model can read, or one line saying why not ---------------------------------
+@pytest.mark.parametrize("content, message", [
+    (b"\x00" * 2000, "looks binary"),
+    (b"chest pain\x07 since noon", "looks binary"),
+    (b"\xef\xbb\xbf", "holds no readable text"),
+    ("\u200b\u200b \n\u200b".encode("utf-8"), "holds no readable text"),
+    (b"x" * 100_001, "the model reads only the first 256 word pieces"),
+], ids=["nul-bytes", "bell", "bom-only", "zero-width-spaces", "over-100kB"])
+def test_note_without_readable_text_is_refused_before_loading_models(tmp_path, capsys, no_models, content, message):
+    from core import cli
+
+    note = tmp_path / "note.txt"
+    note.write_bytes(content)
+    assert cli.main(["score", str(GOOD_RECORD), "--note", str(note)]) == 2
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {note}: ") and message in lines[0], err
+    assert no_models == [], err
+
+
+def test_note_with_bom_tabs_and_line_breaks_is_read_without_the_bom(tmp_path):
+    from core import cli
+
+    note = tmp_path / "note.txt"
+    note.write_bytes("\ufeffPalpitations.\tNo syncope.\r\nK+ 3.1\u200b mmol/l".encode("utf-8"))
+    assert cli._note_text(str(note)) == "Palpitations.\tNo syncope.\r\nK+ 3.1\u200b mmol/l"
+
+
+# ---- zeroshot on several files: a bad one is an error line, the good records' rows are still written ------
+def test_zeroshot_batch_with_a_bad_file_writes_the_good_rows(tmp_path):
+    prompts = tmp_path / "p.csv"
+    prompts.write_text(GOOD_PROMPTS, encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,ecg\n0,0.1\n0.01,0.2\n", encoding="utf-8")
+    out = tmp_path / "zs.csv"
+    r = run_cli("zeroshot", config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea", bad, "--prompts", prompts, "--out", out)
+    assert r.returncode == 1, r.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["record", "sample", "time_s", "N", "V"]
+    assert len(rows) > 100 and {x["record"] for x in rows} == {"nsr_100"}
+    errors = [x for x in r.stderr.replace("\r", "\n").splitlines() if "error: " in x]
+    assert len(errors) == 1 and f"error: {bad}: " in errors[0] and "too short" in errors[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_zeroshot_batch_of_only_bad_files_exits_2_before_loading_models(tmp_path, capsys, no_models):
+    from core import cli
+
+    p = tmp_path / "prompts.csv"
+    p.write_text(GOOD_PROMPTS, encoding="utf-8")
+    out = tmp_path / "zs.csv"
+    argv = ["zeroshot", str(BAD / "too_short.csv"), str(BAD / "flat_line.csv"), "--prompts", str(p), "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert [x.split(": ")[1] for x in lines] == [str(BAD / "too_short.csv"), str(BAD / "flat_line.csv")], err
+    assert all(x.startswith("error: ") for x in lines) and no_models == [] and not out.exists(), err

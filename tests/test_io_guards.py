@@ -67,14 +67,16 @@ def _csv(path: Path, seconds: float = 10.0, time_col: str = "time_s", scale: flo
 
 
 def _edf(path: Path, channels: list[tuple[str, str, int]], seconds: int = 10) -> Path:
-    """An EDF+ file with one synthetic signal per (label, physical dimension, rate in Hz)."""
+    """An EDF+ file with one synthetic ECG (about 1 mV) per (label, physical dimension, rate in Hz), written in
+    its channel's unit (V, mV, uV; any other unit as mV)."""
     import pyedflib
 
+    per_mv = [{"V": 1e-3, "uV": 1e3}.get(dim, 1.0) for _, dim, _ in channels]
     with pyedflib.EdfWriter(str(path), len(channels), file_type=pyedflib.FILETYPE_EDFPLUS) as w:
-        w.setSignalHeaders([{"label": lab, "dimension": dim, "sample_frequency": fs, "physical_min": -5.0,
-                             "physical_max": 5.0, "digital_min": -32768, "digital_max": 32767}
-                            for lab, dim, fs in channels])
-        w.writeSamples([synthetic_ecg(fs, seconds).astype(np.float64) for _, _, fs in channels])
+        w.setSignalHeaders([{"label": lab, "dimension": dim, "sample_frequency": fs, "physical_min": -5.0 * k,
+                             "physical_max": 5.0 * k, "digital_min": -32768, "digital_max": 32767}
+                            for (lab, dim, fs), k in zip(channels, per_mv)])
+        w.writeSamples([k * synthetic_ecg(fs, seconds).astype(np.float64) for (_, _, fs), k in zip(channels, per_mv)])
     return path
 
 

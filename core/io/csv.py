@@ -1,6 +1,8 @@
 """CSV / TSV tables: a time column (s or ms) or a given fs (Hz), one column per lead, units from the header.
 
-A given fs must agree with a time column within 5 %; a rate below MIN_FS_HZ is refused.
+A given fs must agree with a time column within 5 %; a rate below MIN_FS_HZ is refused. Decimal commas
+are recognised for every separator (quoted when the separator is ','); a column that rises or falls
+steadily over the whole file (an unnamed time or counter column) is never read as a lead.
 """
 from __future__ import annotations
 
@@ -16,17 +18,41 @@ from core.io.record import MAX_FS_HZ, MIN_FS_HZ, Record, RecordReadError, _check
 FS_MISMATCH_ERROR = 0.05
 #: ... and by this share before it is a warning.
 FS_MISMATCH_WARNING = 0.01
+#: Lines (from the top) sampled to find the separator's decimal mark.
+DECIMAL_SAMPLE_LINES = 200
+#: A column needs this many samples before a steady ramp marks it as time, not ECG.
+MIN_RAMP_SAMPLES = 10
+#: Standard lead names (upper case), optionally after 'ECG'/'EKG'/'Lead'.
+_STANDARD_LEAD = re.compile(r"((ECG|EKG|LEAD)[ _\-]?)?(I|II|III|AVR|AVL|AVF|V[1-9]|MLI|MLII|MLIII|ML[123]|D[123]|DI|DII|DIII)")
+#: Names of epoch / Unix timestamp columns (normalised as in `_time_factor`), in seconds.
+_STAMP_NAME = re.compile(r"(unix )?(timestamp|time ?stamp|epoch|epoch time|unix time|unixtime|unix)( s| sec| seconds)?")
 
 
 def _time_factor(col: str) -> float | None:
-    """Seconds per unit if `col` names a time column ('time', 'time_s', 't', 'seconds', 'ms', ...)."""
-    c = re.sub(r"[\s_\-\[\]()'\"]+", " ", col.strip().lower()).strip()
+    """Seconds per unit if `col` names a time column ('time', 'time_s', 't', 'seconds', 'ms', 'timestamp', ...)."""
+    c = _norm_name(col)
     if re.fullmatch(r"((elapsed )?(time|t|timestamp)( in)? )?(ms|msec|msecs|millisecond|milliseconds)", c):
         return 1e-3
     if c in {"time", "time s", "t", "t s", "seconds", "second", "sec", "s", "time sec", "elapsed time",
              "elapsed time s", "time seconds"}:
         return 1.0
+    # epoch / Unix timestamps, in seconds (1.7e9 + i/fs); only their steps are used
+    if _STAMP_NAME.fullmatch(c):
+        return 1.0
     return None
+
+
+def _norm_name(col: str) -> str:
+    return re.sub(r"[\s_\-\[\]()'\"]+", " ", col.strip().lower()).strip()
+
+
+def _is_time_col(name: str, col: pd.Series) -> bool:
+    """A time column by name; a 'timestamp' of dates/clock text (not seconds) is left as a label column."""
+    if _time_factor(name) is None:
+        return False
+    if _STAMP_NAME.fullmatch(_norm_name(name)) and not pd.api.types.is_numeric_dtype(col):
+        return bool(pd.to_numeric(col.astype(str).str.replace(",", ".", regex=False), errors="coerce").notna().any())
+    return True
 
 
 def _is_number(token: str) -> bool:
@@ -42,13 +68,12 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    lines = [ln for ln in text[:8192].splitlines()[:50] if ln.strip()]
+    lines = [ln for ln in text[:65536].splitlines()[:DECIMAL_SAMPLE_LINES] if ln.strip()]
     if not lines:
         raise RecordReadError(f"{filename} is empty: export the ECG samples as CSV with one column per lead.")
     first = lines[0]
     sep = next((d for d in ("\t", ";", ",") if d in first), r"\s+")
-    # ';' with decimal commas is the spreadsheet export of many European locales
-    decimal = "," if sep == ";" and any(re.search(r"\d,\d", ln) for ln in lines[1:5]) else "."
+    decimal = _decimal_mark(sep, lines[1:])
     split = (lambda ln: re.split(r"\s+", ln.strip())) if sep == r"\s+" else (lambda ln: ln.split(sep))
 
     def numeric(token: str) -> bool:
@@ -79,16 +104,16 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
         df.columns = [f"lead_{i + 1}" for i in range(df.shape[1])]
     warnings: list[str] = []
 
-    time_col = next((c for c in df.columns if _time_factor(c) is not None), None)
+    time_col = next((c for c in df.columns if _is_time_col(c, df[c])), None)
     lead_cols = [c for c in df.columns if c != time_col and not _is_index_col(c, df[c])]
     if not lead_cols:
         raise RecordReadError(f"{filename} has no signal column besides time/index: export the ECG leads.")
-    columns, names, units = [], [], []
+    columns, names, units, ramps = [], [], [], []
     for c in lead_cols:
         col = df[c]
         if not pd.api.types.is_numeric_dtype(col):
             raw = col.astype(str).str.strip()
-            num = pd.to_numeric(raw, errors="coerce")
+            num = pd.to_numeric(raw.str.replace(",", ".", regex=False) if decimal == "," else raw, errors="coerce")
             text_mask = num.isna() & col.notna() & ~raw.str.lower().isin({"", "nan", "na", "n/a", "null", "none"})
             if text_mask.all():
                 continue  # a label column (e.g. annotations); not a lead
@@ -99,18 +124,32 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
                     f"{rows[0] + header_lines + 1} ({len(rows)} non-numeric cell{'s' if len(rows) > 1 else ''}): "
                     f"signal columns must hold numbers only.")
             col = num
-        columns.append(col.to_numpy(dtype=np.float64))
-        names.append(c)
+        values = col.to_numpy(dtype=np.float64)
+        if _is_ramp(values):
+            ramps.append(c)
+            continue
+        columns.append(values)
+        names.append(_name_without_unit(c))
         unit = _unit_in_name(c)
         if units_row is not None and list(df.columns).index(c) < len(units_row):
             unit = units_row[list(df.columns).index(c)] or unit
         units.append(unit)
+    for c in ramps:
+        warnings.append(f"{filename}: column '{c}' rises or falls steadily over the whole file, like a time or "
+                        f"counter column, so it is not read as a lead (name it 'time_s' if it is time in seconds).")
+    if not columns and ramps:
+        raise RecordReadError(f"{filename}: the only numeric column{'s' if len(ramps) > 1 else ''} "
+                              f"({', '.join(ramps)}) rise{'' if len(ramps) > 1 else 's'} steadily over the whole "
+                              f"file, like time or a counter, not an ECG: export the ECG leads too.")
     if not columns:
         raise RecordReadError(f"{filename} has no numeric signal column: export the ECG samples as numbers "
                               f"(one column per lead, in mV).")
     fs_from_time = None
     if time_col is not None:
-        fs_from_time = _time_column_fs(df[time_col], time_col, filename, header_lines, warnings)
+        tcol = df[time_col]
+        if decimal == "," and not pd.api.types.is_numeric_dtype(tcol):
+            tcol = tcol.astype(str).str.strip().str.replace(",", ".", regex=False)
+        fs_from_time = _time_column_fs(tcol, time_col, filename, header_lines, warnings)
     fs = _choose_fs(fs, fs_from_time, time_col, filename, warnings)
 
     signal = np.column_stack(columns)
@@ -180,6 +219,35 @@ def _is_index_col(name: str, col: pd.Series) -> bool:
         return False
     v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
     return bool(np.all(np.isfinite(v)) and np.all(np.diff(v) > 0))
+
+
+def _decimal_mark(sep: str, data_lines: list[str]) -> str:
+    """',' if the sampled data lines write decimals with a comma (quoted when `sep` is ','), else '.'."""
+    if sep == ",":
+        pattern = r"[\"']\s*[-+]?\d*,\d+\s*[\"']"  # "-0,62": a comma inside quotes
+    else:
+        pattern = r"\d,\d"  # ';', tab or spaces: a comma between digits can only be a decimal mark
+    return "," if any(re.search(pattern, ln) for ln in data_lines) else "."
+
+
+def _is_ramp(x: np.ndarray) -> bool:
+    """True if `x` rises (or falls) strictly at every sample: a time or counter column; no ECG lead does."""
+    if x.size < MIN_RAMP_SAMPLES or not np.all(np.isfinite(x)):
+        return False
+    d = np.diff(x)
+    return bool(np.all(d > 0) or np.all(d < 0))
+
+
+def _name_without_unit(col: str) -> str:
+    """A standard lead name without its unit suffix ('II (mV)' -> 'II', 'MLII_mV' -> 'MLII', 'V1 [uV]' -> 'V1').
+
+    Other names keep the suffix ('ECG (uV)'): only a known lead name is worth matching on its own.
+    """
+    bare = re.sub(r"\s*[\[(]\s*[^\])]+?\s*[\])]\s*$", "", col)
+    if bare == col:
+        bare = re.sub(r"_(mv|uv|µv|μv)$", "", col, flags=re.IGNORECASE)
+    bare = bare.strip()
+    return bare if bare and _STANDARD_LEAD.fullmatch(bare.upper()) else col
 
 
 def _unit_in_name(col: str) -> str:

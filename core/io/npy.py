@@ -1,4 +1,7 @@
 """Bare NumPy arrays (.npy): ``[samples]`` or ``[samples, leads]`` in mV; the fs must be given.
+
+A leads-first ``[leads, samples]`` array (up to MAX_LEADS_FIRST rows, more columns than rows) is read
+transposed, with a notice: an ECG never has more leads than samples.
 """
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import io
 import numpy as np
 
 from core.io.record import Record, RecordReadError, _finalise
+
+#: Most rows a leads-first array may have (12-lead plus extras, 16-channel Holters, research montages).
+MAX_LEADS_FIRST = 64
 
 
 def _read_npy(data: bytes, filename: str, *, fs: float | None, name: str) -> Record:
@@ -25,10 +31,11 @@ def _read_npy(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
     elif arr.ndim != 2:
         raise RecordReadError(f"{filename} has shape {arr.shape}; expected [samples] or [samples, leads]: "
                               f"save one record as a 1-D or 2-D array.")
-    elif arr.shape[0] <= 16 and arr.shape[1] > arr.shape[0]:
+    elif arr.shape[0] <= MAX_LEADS_FIRST and arr.shape[1] > arr.shape[0]:
         # [leads, samples] is the common export of deep-learning code; leads never outnumber samples
         arr = arr.T
-        warnings.append(f"{filename}: array read as [leads, samples] = {arr.shape[::-1]} and transposed.")
+        warnings.append(f"{filename}: read as {arr.shape[1]} lead{'s' if arr.shape[1] > 1 else ''} × "
+                        f"{arr.shape[0]} samples (the array was leads-first).")
     names = [f"lead_{i + 1}" for i in range(arr.shape[1])]
     return _finalise(name, arr.astype(np.float64), fs, names, source_format="npy", label=filename,
                      warnings=warnings)

@@ -60,6 +60,7 @@ def read_record(source: str | os.PathLike | Mapping[str, Any], *, fs: float | No
     ------
     RecordReadError : the input cannot be read; the message says why and what to do.
     """
+    fs = _as_fs(fs)
     if fs is not None:
         _check_ecg_fs(fs, "The fs argument")
     try:
@@ -82,6 +83,26 @@ def read_record(source: str | os.PathLike | Mapping[str, Any], *, fs: float | No
     if fs is not None and rec.source_format in ("wfdb", "edf") and abs(float(fs) - rec.fs) > 1e-6 * rec.fs:
         rec.warnings.append(f"fs={float(fs):g} Hz was ignored: {rec.name} states its own rate, {rec.fs:g} Hz.")
     return rec
+
+
+def _as_fs(fs: Any) -> float | None:
+    """The fs argument as Hz: a number, or a numeric string such as '360' (from a form or the command line)."""
+    if fs is None:
+        return None
+    if isinstance(fs, bool):
+        raise RecordReadError(f"The fs argument ({fs!r}) is not a number: fs must be a number of Hz, e.g. 360.")
+    if isinstance(fs, (str, bytes)):
+        text = fs.decode("latin-1") if isinstance(fs, bytes) else fs
+        try:
+            return float(text.strip().removesuffix("Hz").removesuffix("hz").strip())
+        except ValueError:
+            raise RecordReadError(f"The fs argument ({text.strip()[:20]!r}) is not a number: fs must be a number "
+                                  f"of Hz, e.g. 360.") from None
+    try:
+        return float(fs)
+    except (TypeError, ValueError):
+        raise RecordReadError(f"The fs argument ({type(fs).__name__}) is not a number: fs must be a number of Hz, "
+                              f"e.g. 360.") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,7 +157,9 @@ def _pick(items: Sequence, name: str | None, stem_of, where: str):
     if name is not None and name in stems:
         return items[stems.index(name)]
     raise RecordReadError(f"{where} holds {len(items)} records ({', '.join(stems[:6])}"
-                          f"{', ...' if len(stems) > 6 else ''}): pass name= to choose one, or give one record.")
+                          f"{', ...' if len(stems) > 6 else ''}): pass name= to choose one, or give one record "
+                          f"(in the app or the command line: upload one record at a time, or unzip and give "
+                          f"the record's file).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,6 +176,10 @@ def _read_bundle(bundle: Mapping[str, Any], *, fs: float | None, name: str | Non
             raise RecordReadError(f"The upload is over the {_mb(config.MAX_UPLOAD_BYTES)} limit: "
                                   f"send a shorter excerpt.")
         base = _safe_basename(str(key), where="The upload")
+        if base in files:
+            first = next(str(k) for k in bundle if _safe_basename(str(k), where="The upload") == base)
+            raise RecordReadError(f"The upload holds two files named {base} ({first} and {key}): "
+                                  f"upload one record at a time, or rename one of them.")
         if base:
             files[base] = data
     if not files:
@@ -170,13 +197,23 @@ def _read_bundle(bundle: Mapping[str, Any], *, fs: float | None, name: str | Non
     by_ext: dict[str, list[str]] = {}
     for n in sorted(files):
         by_ext.setdefault(Path(n).suffix.lower(), []).append(n)
-    if by_ext.get(".hea"):
-        hea = _pick(by_ext[".hea"], name, lambda n: Path(n).stem, "The upload")
-        return _read_wfdb_bytes(hea, files, name=name)
+    heads = by_ext.get(".hea", [])
     singles = [n for n in sorted(files) if Path(n).suffix.lower() in _SINGLE_FILE_EXTS]
-    if singles:
-        chosen = _pick(singles, name, lambda n: Path(n).stem, "The upload")
-        return _read_single(chosen, files[chosen], fs=fs, name=name)
+    # a file named like a WFDB record (100.hea + 100.csv) is taken as the same record in another format
+    head_stems = {_record_label(h) for h in heads}
+    shadowed = [n for n in singles if _record_label(n) in head_stems]
+    # a WFDB record (by its .hea) and a single-file record count alike: several are refused unless name= picks one
+    records = heads + [n for n in singles if n not in shadowed]
+    if records:
+        chosen = _pick(records, name, _record_label, "The upload")
+        if not chosen.lower().endswith(".hea"):
+            return _read_single(chosen, files[chosen], fs=fs, name=name)
+        rec = _read_wfdb_bytes(chosen, files, name=name)
+        also = [n for n in shadowed if _record_label(n) == _record_label(chosen)]
+        if also:
+            rec.warnings.append(f"The upload also holds {', '.join(also)}, named like the WFDB record "
+                                f"{_record_label(chosen)}; the WFDB record ({chosen}) was read.")
+        return rec
     orphans = by_ext.get(".atr", []) + by_ext.get(".dat", [])
     if orphans:
         stem = Path(orphans[0]).stem
@@ -185,6 +222,11 @@ def _read_bundle(bundle: Mapping[str, Any], *, fs: float | None, name: str | Non
                               f"upload {stem}.hea and {stem}.dat with it.")
     found = ", ".join(sorted(files)[:5])
     raise RecordReadError(f"No ECG record in {origin} (found {found}): upload {_SUPPORTED}.")
+
+
+def _record_label(filename: str) -> str:
+    """How a record in a bundle is named to the user and matched by name=: its stem ('100' for 100.hea)."""
+    return Path(filename).stem
 
 
 def _read_single(filename: str, data: bytes, *, fs: float | None, name: str | None) -> Record:

@@ -29,6 +29,24 @@ FLAT_PTP_MV = 0.01
 MAX_NAN_GAP_S = 0.2
 #: Largest share of missing samples per lead that is still filled rather than refused.
 MAX_NAN_FRACTION = 0.05
+#: Window (s) over which a lead's peak-to-peak range is measured; its median is the "typical" range.
+TYPICAL_WINDOW_S = 2.0
+#: Typical peak-to-peak (mV) above which a lead cannot be an ECG (clinical QRS < ~10 mV): µV or ADC counts.
+MAX_TYPICAL_PTP_MV = 30.0
+#: Typical peak-to-peak (mV) below which a varying lead looks like volts written as mV.
+MIN_TYPICAL_PTP_MV = 0.02
+#: A lead below MIN_TYPICAL_PTP_MV with more than this many quantisation steps of range has a real shape.
+MIN_SHAPE_STEPS = 100
+#: A sample this far (mV) from the mean of its two neighbours ...
+SPIKE_MV = 5.0
+#: ... while the neighbours differ by less than this (mV) is a single-sample glitch.
+SPIKE_NEIGHBOUR_MV = 1.0
+#: Largest share of samples per lead replaced as spikes; above it the lead is left as it is.
+MAX_SPIKE_FRACTION = 0.001
+#: Most windows ``_typical_ptp`` measures (evenly spread over the record).
+TYPICAL_MAX_WINDOWS = 600
+#: Largest magnitude a float32 holds; larger values cannot be stored and count as missing.
+_F32_MAX = float(np.finfo(np.float32).max)
 
 _WFDB_EXTS = {".hea", ".dat", ".atr"}
 _TABLE_EXTS = {".csv", ".tsv"}
@@ -162,7 +180,8 @@ def _check_ecg_fs(fs: Any, what: str) -> None:
 
 def _to_mv(signal: np.ndarray, units: Sequence[str], names: Sequence[str], warnings: list[str],
            label: str) -> np.ndarray:
-    out = signal.copy()
+    """Scale each lead to mV by its unit, in float64 so that a large factor cannot overflow float32."""
+    out = np.array(signal, dtype=np.float64)
     for i in range(signal.shape[1]):
         unit = (units[i] if i < len(units) else "mV") or "mV"
         factor = _TO_MV.get(unit.strip().lower())
@@ -185,7 +204,15 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
     if n / fs < MIN_DURATION_S:
         raise RecordReadError(f"{label} lasts only {n / fs:.2f} s ({n} samples at {fs:g} Hz), too short for two "
                               f"beats: provide at least {MIN_DURATION_S:g} s of ECG.")
-    signal = np.where(np.isfinite(signal), signal, np.nan)
+    signal = np.array(signal, dtype=np.float64)  # a copy: changed in place below
+    for i in range(signal.shape[1]):  # lead by lead: no whole-record temporaries on a 24 h Holter
+        x = signal[:, i]
+        x[~np.isfinite(x)] = np.nan
+    signal, names = _drop_empty_leads(signal, names, label, warnings)
+    _check_not_too_large(signal, names, fs, label)
+    for i in range(signal.shape[1]):  # values a float32 Record cannot hold count as missing
+        x = signal[:, i]
+        x[np.abs(x) > _F32_MAX] = np.nan
     flat: list[str] = []
     for i, lead in enumerate(names):
         x = signal[:, i]
@@ -195,7 +222,8 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
             continue
         if missing.any():
             signal[:, i] = _fill_gaps(x, missing, fs, lead, label, warnings, line_offset)
-            x = signal[:, i]
+        signal[:, i] = x = _despike(signal[:, i], lead, warnings)
+        _check_not_volts(x, lead, fs, label)
         if not np.any(x):
             flat.append(f"{lead} is all zero")
         elif np.ptp(x) < FLAT_PTP_MV:
@@ -207,6 +235,102 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
     return Record(name=name, signal=signal.astype(np.float32), fs=float(fs), lead_names=names,
                   annotations=annotations, comments=list(comments), source_format=source_format,
                   warnings=warnings)
+
+
+def _drop_empty_leads(signal: np.ndarray, names: list[str], label: str,
+                      warnings: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Leave out leads with no finite value (mV) when another lead has some; all empty is refused later."""
+    empty = np.isnan(signal).all(axis=0)
+    if not empty.any() or empty.all():
+        return signal, names
+    for i in np.flatnonzero(empty):
+        warnings.append(f"{names[i]} holds no values and was left out.")
+    keep = np.flatnonzero(~empty)
+    return signal[:, keep], [names[i] for i in keep]
+
+
+def _typical_ptp(x: np.ndarray, fs: float) -> float:
+    """Median over TYPICAL_WINDOW_S windows of the peak-to-peak range (mV), missing samples ignored.
+
+    At most ``TYPICAL_MAX_WINDOWS`` windows, evenly spread (bounded work and memory on a 24 h Holter), each
+    measured after a 3-sample median, so that single-sample glitches do not count.
+    """
+    w = max(1, int(TYPICAL_WINDOW_S * fs))
+    k = max(1, x.size // w)
+    if x.size >= w:
+        starts = np.unique(np.linspace(0, k - 1, min(k, TYPICAL_MAX_WINDOWS)).round().astype(np.int64)) * w
+        windows = x[starts[:, None] + np.arange(w)[None, :]]
+    else:
+        windows = x[None, :]
+    if windows.shape[1] >= 3:  # NaN sorts last
+        windows = np.sort(np.stack([windows[:, :-2], windows[:, 1:-1], windows[:, 2:]]), axis=0)[1]
+    ok = ~np.isnan(windows).all(axis=1)
+    if not ok.any():
+        return float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        ptp = np.nanmax(windows[ok], axis=1) - np.nanmin(windows[ok], axis=1)
+    return float(np.median(ptp))
+
+
+def _fmt_mv(value: float) -> str:
+    if not math.isfinite(value):
+        return "beyond 1e+308"
+    return f"{value:,.0f}" if value < 1e6 else f"{value:.3g}"
+
+
+def _check_not_too_large(signal: np.ndarray, names: list[str], fs: float, label: str) -> None:
+    """Refuse when any lead's typical peak-to-peak exceeds MAX_TYPICAL_PTP_MV (mV): µV or ADC counts."""
+    bad = []
+    for i, lead in enumerate(names):
+        ptp = _typical_ptp(signal[:, i], fs)
+        if not ptp <= MAX_TYPICAL_PTP_MV and not math.isnan(ptp):
+            bad.append((lead, ptp))
+    if bad:
+        what = "; ".join(f"{lead}: typical peak-to-peak {_fmt_mv(ptp)} mV" for lead, ptp in bad)
+        raise RecordReadError(f"{label}: {what}, far above an ECG's (0.5–5 mV): the values look like µV or ADC "
+                              f"counts; give the unit (e.g. a column named '{bad[0][0]} (uV)', or the header's "
+                              f"gain).")
+
+
+def _check_not_volts(x: np.ndarray, lead: str, fs: float, label: str) -> None:
+    """Refuse a varying lead whose typical peak-to-peak is below MIN_TYPICAL_PTP_MV (mV): volts written as mV.
+
+    A lead counts as varying when its whole range spans more than MIN_SHAPE_STEPS quantisation steps
+    (the smallest difference between two of its values); a flat lead with 1-2 ADC steps of noise does not.
+    """
+    ptp = float(np.ptp(x))
+    if ptp == 0.0:
+        return
+    typical = _typical_ptp(x, fs)
+    if typical >= MIN_TYPICAL_PTP_MV:
+        return
+    steps = np.diff(np.unique(x))
+    if ptp <= MIN_SHAPE_STEPS * float(steps.min()):
+        return
+    raise RecordReadError(f"{label}: lead {lead} is tiny but shaped like an ECG; the values look like volts "
+                          f"(typical peak-to-peak {typical:.2g} mV): give the unit, e.g. '{lead} (V)'.")
+
+
+def _despike(x: np.ndarray, lead: str, warnings: list[str]) -> np.ndarray:
+    """Replace single-sample glitches: > SPIKE_MV (mV) from the mean of two neighbours that agree within
+    SPIKE_NEIGHBOUR_MV (mV). Done only when they are fewer than MAX_SPIKE_FRACTION of the samples."""
+    if x.size < 3:
+        return x
+    prev, here, nxt = x[:-2], x[1:-1], x[2:]
+    mean = 0.5 * (prev + nxt)
+    spike = (np.abs(here - mean) > SPIKE_MV) & (np.abs(prev - nxt) < SPIKE_NEIGHBOUR_MV)
+    count = int(spike.sum())
+    if count == 0:
+        return x
+    if count >= MAX_SPIKE_FRACTION * x.size:
+        warnings.append(f"{lead}: {count} single-sample spikes (> {SPIKE_MV:g} mV from both neighbours), too many "
+                        f"to be glitches; they were left as they are: check the recording.")
+        return x
+    out = x.copy()
+    out[1:-1][spike] = mean[spike]
+    warnings.append(f"{lead}: replaced {count} single-sample spike{'s' if count > 1 else ''} (> {SPIKE_MV:g} mV "
+                    f"from both neighbours; a recorder glitch, not the heart).")
+    return out
 
 
 def _fill_gaps(x: np.ndarray, missing: np.ndarray, fs: float, lead: str, label: str, warnings: list[str],
@@ -247,5 +371,17 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.0f} MB"
 
 
+_UNIT_SUFFIX = re.compile(r"(\s*[(\[]\s*(MV|UV|µV|ΜV|V)\s*[)\]]|_(MV|UV|µV|ΜV|V))$")
+_LEAD_PREFIX = re.compile(r"^(ECG|EKG|LEAD)\s+(?=\S)")
+_EINTHOVEN = {"DI": "I", "DII": "II", "DIII": "III", "D1": "I", "D2": "II", "D3": "III"}
+
+
 def _norm_lead(name: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", name.strip().upper())
+    """Canonical lead name for matching: upper case, unit suffix and 'ECG'/'EKG'/'Lead' prefix removed.
+
+    'II (mV)', 'ECG II', 'Lead II', 'DII' and 'D2' all give 'II'; 'MLII_mV' and 'MLII (uV)' give 'MLII'.
+    """
+    s = _UNIT_SUFFIX.sub("", name.strip().upper()).strip()
+    s = re.sub(r"[\s_\-]+", " ", s).strip()
+    s = _LEAD_PREFIX.sub("", s)
+    return _EINTHOVEN.get(s, s)

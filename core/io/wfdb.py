@@ -10,13 +10,19 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.io.archive import _safe_basename, _scrub
 from core.io.record import Annotations, Record, RecordReadError, _check_ecg_fs, _finalise, _to_mv
+
+
+#: Sampling rate (Hz) WFDB assumes when a header's first line gives none.
+WFDB_DEFAULT_FS = 250.0
+#: Gain (adu per physical unit, e.g. adu/mV) WFDB assumes for a signal whose gain is 0 (uncalibrated).
+WFDB_DEFAULT_GAIN = 200.0
 
 
 @dataclass
@@ -36,6 +42,8 @@ class _Header:
     signals: list[_SignalSpec]
     comments: list[str]
     latin1: bool
+    #: Notices about defaults the header left to WFDB (rate, gain), passed on to the record's warnings.
+    notices: list[str] = field(default_factory=list)
 
 
 def _decode_header(label: str, raw: bytes) -> tuple[str, bool]:
@@ -73,7 +81,12 @@ def _parse_header(label: str, raw: bytes) -> _Header:
     n_sig = int(tok[1])
     if n_sig == 0:
         raise RecordReadError(f"{label} declares no signals: upload a record that holds ECG leads.")
-    fs = 250.0  # WFDB default when the field is absent
+    fs = WFDB_DEFAULT_FS  # WFDB default when the field is absent
+    notices: list[str] = []
+    if len(tok) <= 2:
+        notices.append(f"{label} gives no sampling rate; read at WFDB's default {WFDB_DEFAULT_FS:g} Hz — if the "
+                       f"recorder used another rate, add it to the header's first line "
+                       f"(e.g. '{tok[0]} {tok[1]} 360').")
     if len(tok) > 2:
         m = re.match(r"^([-+0-9.eE]+)", tok[2])
         if not m:
@@ -114,11 +127,26 @@ def _parse_header(label: str, raw: bytes) -> _Header:
         if len(t) > 2:
             um = re.match(r"^[^/]*/(\S+)$", t[2])
             units = um.group(1) if um else "mV"
+            if _gain_is_zero(t[2]):
+                lead = " ".join(t[8:]) if len(t) > 8 else f"signal {len(signals) + 1}"
+                notices.append(f"{label}: {lead} has no gain (0, uncalibrated), so WFDB's default "
+                               f"{WFDB_DEFAULT_GAIN:g} adu/{units} was assumed — check the amplitudes, or put the "
+                               f"recorder's gain in the header.")
         signals.append(_SignalSpec(file_name=t[0], fmt=fmt, samples_per_frame=int(m.group(2) or 1),
                                    byte_offset=int(m.group(4) or 0), units=units,
                                    description=" ".join(t[8:]) if len(t) > 8 else ""))
     _check_ascii_names(label, [Path(label).stem, tok[0], *(s.file_name for s in signals)])
-    return _Header(n_samples=n_samples, fs=fs, signals=signals, comments=comments, latin1=latin1)
+    return _Header(n_samples=n_samples, fs=fs, signals=signals, comments=comments, latin1=latin1,
+                   notices=notices)
+
+
+def _gain_is_zero(field_: str) -> bool:
+    """True if a signal line's gain field ('0', '0(1024)/mV', '0.0/mV') is 0: uncalibrated in WFDB."""
+    m = re.match(r"^([-+0-9.eE]+)", field_)
+    try:
+        return m is not None and float(m.group(1)) == 0.0
+    except ValueError:
+        return False
 
 
 def _check_ascii_names(label: str, names: list[str]) -> None:
@@ -217,7 +245,7 @@ def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> R
                               f"check that {label} belongs to its .dat file.") from exc
     if rec.p_signal is None:
         raise RecordReadError(f"The WFDB record {stem} holds no signal samples: upload a record with signals.")
-    warnings: list[str] = []
+    warnings: list[str] = list(head.notices)
     if head.latin1:
         warnings.append(f"{label} is not UTF-8 text; it was read as Latin-1 (check lead names and comments).")
     signal = np.asarray(rec.p_signal, dtype=np.float64)
