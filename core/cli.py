@@ -26,7 +26,6 @@ import logging
 import os
 import sys
 import tempfile
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,37 +58,23 @@ def _read(path: Path, fs: float | None):
     return read_record(path, fs=fs)
 
 
-#: Largest note file ``score --note`` accepts (bytes); the model reads the first ``MAX_NOTE_TOKENS`` word pieces only.
-MAX_NOTE_BYTES = 100_000
-
-
 def _note_text(note_path: str | None) -> str | None:
-    """The note of ``score --note``, checked: UTF-8 (a BOM dropped), at most ``MAX_NOTE_BYTES``, no control
-    characters but tab and line breaks, some visible text (not only format characters such as U+200B)."""
+    """The note of ``score --note``, checked by ``core.text.note_file.read_note_bytes``."""
+    from core.text.note_file import MAX_NOTE_BYTES, NoteFileError, read_note_bytes
+
     if not note_path:
         return None
     p = Path(note_path)
     if not p.is_file():
         raise CliError(f"{p}: note file not found")
-    if p.stat().st_size > MAX_NOTE_BYTES:  # before reading: a 10 MB note took a minute and 2.7 GB
-        from core.text.encoder import MAX_NOTE_TOKENS
-
-        raise CliError(f"{p}: the note is {p.stat().st_size // 1000} kB, over the {MAX_NOTE_BYTES // 1000} kB limit; "
-                       f"the model reads only the first {MAX_NOTE_TOKENS} word pieces of a note, so give the referral note only")
-    raw = p.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")  # a leading BOM is not part of the note
-    except UnicodeDecodeError:
-        raise CliError(f"{p}: the note is not UTF-8 text; save it as UTF-8 and try again") from None
-    if not raw.strip():
-        raise CliError(f"{p}: the note file is empty")
-    if any(c < " " and c not in "\t\n\r" for c in text):
-        raise CliError(f"{p}: the note file looks binary (it holds NUL or other control characters); "
-                       "give the clinical note as a plain UTF-8 text file")
-    if not "".join(c for c in text if unicodedata.category(c) != "Cf").strip():
-        raise CliError(f"{p}: the note file holds no readable text: only invisible characters (a BOM, zero-width "
-                       "spaces) and white space; give the clinical note as plain text")
-    return text
+        size = p.stat().st_size
+        if size > MAX_NOTE_BYTES:  # refused without reading it all
+            with p.open("rb") as f:
+                return read_note_bytes(f.read(MAX_NOTE_BYTES + 1), str(p), size)
+        return read_note_bytes(p.read_bytes(), str(p))
+    except NoteFileError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _warn_notices(record_name: str, notices: list[str]) -> None:

@@ -30,6 +30,7 @@ class Key:
     WIN_START = "win_start"          # Waveform window start (s)
     WIN_CASE = "win_case"            # the case the window was placed for
     NOTE_KEPT = "note_kept_for"      # the example whose note.txt was not put in the box (a typed note was kept)
+    NOTE_UPLOAD_ERROR = "note_upload_error"  # why an uploaded .txt was not put in the note box
     # widgets (value persisted under "<key>_saved" by ``persist``)
     NOTE_INPUT = "note_input"
     EXAMPLE = "example_choice"

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import config
+from core.text.note_file import NoteFileError, read_note_bytes
 from pages import _state as state
 from pages._state import Key
 from pages._common import (PAGES, ModelMissing, analyse, current_case, example_label, get_bundle,
@@ -68,9 +69,13 @@ def _use_example_note() -> None:
 def _on_upload_change() -> None:
     """A .txt in the upload is the note: put it into the note box. Without one, an example's note that
     is still in the box is cleared, so it is never read as the note of someone else's recording."""
+    state.put(Key.NOTE_UPLOAD_ERROR, None)
     for f in state.get(Key.UPLOAD) or []:
         if f.name.lower().endswith(".txt"):
-            state.put(Key.NOTE_INPUT, f.getvalue().decode("utf-8-sig", errors="replace"))  # a BOM is not note text
+            try:
+                state.put(Key.NOTE_INPUT, read_note_bytes(f.getvalue(), f.name))
+            except NoteFileError as exc:  # said under the uploader; what is in the box stays
+                state.put(Key.NOTE_UPLOAD_ERROR, str(exc))
             return
     if state.get(Key.NOTE_INPUT, "") in _example_notes():
         state.put(Key.NOTE_INPUT, "")
@@ -124,6 +129,8 @@ def body() -> None:
                 "a .txt file is taken as the note",
                 type=_UPLOAD_TYPES, accept_multiple_files=True, key=Key.UPLOAD, on_change=_on_upload_change,
                 help=f"Up to {config.MAX_UPLOAD_BYTES // 2**20} MB. Files stay in memory and are never stored.")
+            if state.get(Key.NOTE_UPLOAD_ERROR):
+                st.warning(state.get(Key.NOTE_UPLOAD_ERROR))
             need = _upload_needs_fs(files or [])
             if need:
                 fs = st.number_input(

@@ -152,3 +152,16 @@ def test_beat_finding_paraphrases_keep_the_attributes():
     # Same seed, same text: paraphrasing is reproducible.
     assert beat_finding("V", PREMATURE_NARROW, np.random.default_rng(3)) == \
         beat_finding("V", PREMATURE_NARROW, np.random.default_rng(3))
+
+
+def test_note_bytes_are_checked_for_the_cli_and_the_case_page():
+    import pytest
+
+    from core.text.note_file import MAX_NOTE_BYTES, NoteFileError, read_note_bytes
+
+    assert read_note_bytes("\ufeffKnown AF on digoxin.\n".encode(), "n.txt") == "Known AF on digoxin.\n"
+    for raw, why in ((b"\x00" * 2000, "looks binary"), ("\u200b\u200b \n".encode(), "no readable text"),
+                     (b"  \n", "empty"), ("caf\xe9".encode("latin-1"), "not UTF-8"),
+                     (b"a" * (MAX_NOTE_BYTES + 1), "over the 100 kB limit")):
+        with pytest.raises(NoteFileError, match=why):
+            read_note_bytes(raw, "n.txt")
