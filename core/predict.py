@@ -3,9 +3,9 @@ fused views, the rhythm reading, what the note changed, and the beat embeddings 
 
 The probability shown to the user is the fused one when a note is given, else the ECG-only one; all
 three are always returned so the page can show them side by side. Beats in stretches the signal-quality
-rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart, and so are the beats the
-ECG-only head flags where the noise index reaches its lower ``flagged_threshold`` (``flag_noisy_abnormal``). Record verdict
-(fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
+rule calls unreadable (``core.signal.quality``) are never flagged and are counted apart, and so are the beats
+the ECG-only head flags where the noise index reaches its lower ``flagged_threshold`` (``flag_noisy_abnormal``).
+Record verdict (fact-gated v2 models): the rhythm reading's statements (``core.rhythm``) — abnormal when an abnormal
 rhythm episode or at least one confidently abnormal beat is present (calibrated p >= ``CONFIDENT_P``, or lower
 on short records, where one normal beat rarely gets that high: ``core.model.confidence``);
 v1 models keep their rule (at least ``max(3, 1% of beats)`` flagged). Either way a record with at least
@@ -159,7 +159,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
         table["ref_symbol"] = sym
         table["ref_class"] = list(config.aami_of(sym))
     # over the readable beats: a noise burst is not evidence about the heart
-    p_record = {k: record_probability(np.asarray(v, float)[~unreadable]) for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
+    p_record = {k: record_probability(np.asarray(v, float)[~unreadable])
+                for k, v in (("ecg", p_ecg), ("note", p_note), ("fused", p_fused))}
     p_record["shown"] = p_record[view]
     n = len(beats)
     verdict = record_verdict(table["predicted"].to_numpy())

@@ -74,8 +74,9 @@ def _inside(t: np.ndarray, eps: list[Episode], kinds: tuple[str, ...]) -> np.nda
 
 def _unreadable_stretches(t: np.ndarray, u_beats: np.ndarray, dur: float, episodes: list[Episode]) -> list[Episode]:
     """``episodes`` with the stretches of unreadable beats added as UNREADABLE episodes, merged with those given
-    (ventricular flutter/fibrillation or lost-signal spans; a merged episode keeps every cause, '; '-joined). A beat's quality is read from the 4 s around it
-    (``core.signal.quality``), so each unreadable beat stands for the 2 s centred on it (s)."""
+    (ventricular flutter/fibrillation or lost-signal spans; a merged episode keeps every cause, '; '-joined).
+    A beat's quality is read from the 4 s around it (``core.signal.quality``), so each unreadable beat stands
+    for the 2 s centred on it (s)."""
     spans = [(e.start_s, e.end_s, e.detail) for e in episodes if e.kind == "UNREADABLE"]
     spans += [(max(0.0, a - UNREADABLE_HALF_S), min(max(dur, b), b + UNREADABLE_HALF_S), "noise")
               for a, b in ((e.start_s, e.end_s) for e in episodes_from_mask(t, u_beats, "UNREADABLE",
