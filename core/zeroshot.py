@@ -109,9 +109,9 @@ def _refuse_case_duplicates(labels: list[str], where: str) -> None:
 
 
 #: First characters that make a spreadsheet read a cell as a formula (CSV injection). A label becomes a column name
-#: of the zero-shot CSV, which clinicians open in Excel. Tab and CR never survive the label's strip in ``load_prompts``;
-#: they are listed should that strip ever go. '-' is not refused (yet): a label such as ``-2+3`` would still be one.
-FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+#: of the zero-shot CSV, which clinicians open in Excel ('-' too: ``-2+3`` is a formula; no class name needs it). Tab
+#: and CR never survive the label's strip in ``load_prompts``; they are listed should that strip ever go.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _refuse_formula_labels(labels: list[str], where: str) -> None:

@@ -256,14 +256,14 @@ def test_many_labels_build_the_tables_without_a_pandas_warning():
     assert list(res.top_k["label_1"]) == [labels[j] for j in best]
 
 
-@pytest.mark.parametrize("label", ["=cmd|' /C calc'!A0", "+SUM(1+1)", "@HYPERLINK(\"http://x\")", "\t=1+1"],
-                         ids=["equals", "plus", "at", "tab-equals"])
+@pytest.mark.parametrize("label", ["=cmd|' /C calc'!A0", "+SUM(1+1)", "-2+3", "@HYPERLINK(\"http://x\")", "\t=1+1"],
+                         ids=["equals", "plus", "minus", "at", "tab-equals"])
 def test_labels_a_spreadsheet_would_run_as_formulas_are_refused(tmp_path, label):
-    """Labels become column names of the zero-shot CSV: one starting with '=', '+' or '@' is formula injection."""
+    """Labels become column names of the zero-shot CSV: one starting with '=', '+', '-' or '@' is formula injection."""
     p = tmp_path / "p.csv"
     pd.DataFrame({"label": [label, "V"], "prompt": ["a normal beat", "a ventricular beat"]}).to_csv(p, index=False)
     with pytest.raises(PromptError, match="would run it as a formula") as exc:
         zeroshot.load_prompts(p)
     assert repr(label.strip()) in str(exc.value) and "\n" not in str(exc.value) and str(exc.value).endswith(".")
-    ok = zeroshot.load_prompts(pd.DataFrame({"label": ["N", "-", "V+"], "prompt": ["a", "b", "c"]}))
-    assert list(ok["label"]) == ["N", "-", "V+"]
+    ok = zeroshot.load_prompts(pd.DataFrame({"label": ["N", "S-like", "V+"], "prompt": ["a", "b", "c"]}))
+    assert list(ok["label"]) == ["N", "S-like", "V+"]
