@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core import config
 from core.io import RecordReadError, read_record
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -126,3 +127,16 @@ def test_fs_given_as_text(tmp_path):
     assert read_record(CSV, fs="360").fs == 360.0
     with pytest.raises(RecordReadError, match="fs must be a number of Hz"):
         read_record(CSV, fs="fast")
+
+
+def test_wfdb_signals_without_a_description_are_named_by_position(tmp_path):
+    """WFDB header lines may stop before the description; the leads are lead_1, lead_2, not 'None'."""
+    import wfdb
+
+    x = wfdb.rdrecord(str(config.EXAMPLES_DIR / "nsr_100" / "nsr_100")).p_signal
+    wfdb.wrsamp("nodesc", fs=360, units=["mV", "mV"], sig_name=["MLII", "V5"], p_signal=x, fmt=["16", "16"],
+                write_dir=str(tmp_path))
+    hea = tmp_path / "nodesc.hea"
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join([lines[0]] + [" ".join(line.split()[:8]) for line in lines[1:]]) + "\n")
+    assert read_record(hea).lead_names == ["lead_1", "lead_2"]

@@ -252,6 +252,7 @@ def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> R
     units = list(rec.units or [s.units for s in head.signals])
     signal = _to_mv(signal, units, [str(n) for n in (rec.sig_name or [])], warnings, label)
     lead_names = [s.description for s in head.signals] if head.latin1 else list(rec.sig_name or [])
+    lead_names = ["" if n is None else n for n in lead_names]  # no description: _finalise names it lead_<k>
     comments = head.comments if head.latin1 else list(rec.comments or [])
 
     annotations = None
