@@ -191,6 +191,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     notices = list(beats.notices)
     if note_in is not None and note_in.truncated:
         notices.append(f"The note has {note_in.n_tokens} word pieces; only the first {MAX_NOTE_TOKENS} were read by the model.")
+    if note is not None and note.strip() and text_encoder is None:
+        notices.append("A note was given but no text encoder, so the note was not read: the reading is ECG only.")
     return CaseResult(record=record, beats=beats, table=table, p_record=p_record, verdict=verdict, view=view, threshold=thr,
                       agreement=agreement, z=res["z"], note=note_in, model_version=bundle.version, notices=notices,
                       rhythm=rhythm, note_effect=note_effect)

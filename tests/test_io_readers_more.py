@@ -140,3 +140,15 @@ def test_wfdb_signals_without_a_description_are_named_by_position(tmp_path):
     lines = hea.read_text().splitlines()
     hea.write_text("\n".join([lines[0]] + [" ".join(line.split()[:8]) for line in lines[1:]]) + "\n")
     assert read_record(hea).lead_names == ["lead_1", "lead_2"]
+
+
+def test_csv_flag_columns_are_not_leads_and_repeated_names_are_said(tmp_path):
+    t = np.arange(3600) / 360.0
+    x = 0.1 * np.sin(2 * np.pi * 1.2 * t)
+    p = tmp_path / "flags.csv"
+    p.write_text("time_s,MLII,MLII,artefact\n" + "\n".join(f"{a:.5f},{b:.4f},{b:.4f},{'True' if i % 7 else 'False'}"
+                                                          for i, (a, b) in enumerate(zip(t, x))) + "\n")
+    rec = read_record(p)
+    assert rec.lead_names == ["MLII", "MLII.1"]
+    assert any("'artefact' holds True/False" in w for w in rec.warnings)
+    assert any("'MLII' appears more than once" in w for w in rec.warnings)

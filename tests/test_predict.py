@@ -155,3 +155,10 @@ def test_a_lead_stuck_at_its_rail_is_lost_signal_not_a_pause(v2_bundle):
     lost = [e for e in case.rhythm.episodes if e.kind == "UNREADABLE" and "signal lost" in e.detail]
     assert lost and lost[0].start_s <= 30.0 and lost[0].end_s >= 58.0
     assert any("signal lost (flat line)" in s for s in case.statements)
+
+
+def test_a_note_without_a_text_encoder_is_said_not_dropped_silently(v2_bundle):
+    from core.io import read_record
+
+    case = analyse_case(read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea"), "Known AF.", v2_bundle, None)
+    assert case.view == "ecg" and any("the note was not read" in n for n in case.notices)

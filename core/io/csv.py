@@ -103,6 +103,11 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
     else:
         df.columns = [f"lead_{i + 1}" for i in range(df.shape[1])]
     warnings: list[str] = []
+    for c in df.columns:  # pandas renames a repeated header 'MLII' to 'MLII.1'
+        m = re.fullmatch(r"(.+)\.(\d+)", str(c))
+        if has_header and m and m.group(1) in df.columns:
+            warnings.append(f"{filename}: the column name '{m.group(1)}' appears more than once; the repeat is read "
+                            f"as the lead '{c}'.")
 
     time_col = next((c for c in df.columns if _is_time_col(c, df[c])), None)
     lead_cols = [c for c in df.columns if c != time_col and not _is_index_col(c, df[c])]
@@ -111,6 +116,9 @@ def _read_csv(data: bytes, filename: str, *, fs: float | None, name: str) -> Rec
     columns, names, units, ramps = [], [], [], []
     for c in lead_cols:
         col = df[c]
+        if pd.api.types.is_bool_dtype(col):  # a flag column (True/False) is not a signal
+            warnings.append(f"{filename}: column '{c}' holds True/False flags, not samples, so it is not read as a lead.")
+            continue
         if not pd.api.types.is_numeric_dtype(col):
             raw = col.astype(str).str.strip()
             num = pd.to_numeric(raw.str.replace(",", ".", regex=False) if decimal == "," else raw, errors="coerce")
