@@ -113,6 +113,23 @@ def analyse(record, note: str | None, label: str) -> Any:
     return case
 
 
+def note_after_upload(files, current: str, example_notes) -> tuple[str, str | None]:
+    """The note box after an upload change, and why an uploaded .txt was not used (None when it was, or when
+    there is none). A readable .txt is the note; otherwise a typed note stays and an example's note is cleared, so
+    it is never read as the note of someone else's recording (``core.text.note_file`` says what is readable)."""
+    from core.text.note_file import NoteFileError, read_note_bytes
+
+    error = None
+    for f in files or []:
+        if f.name.lower().endswith(".txt"):
+            try:
+                return read_note_bytes(f.getvalue(), f.name), None
+            except NoteFileError as exc:
+                error = str(exc)
+                break
+    return ("" if current in example_notes else current), error
+
+
 def current_case():
     return state.case()
 

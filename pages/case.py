@@ -8,11 +8,10 @@ from pathlib import Path
 import streamlit as st
 
 from core import config
-from core.text.note_file import NoteFileError, read_note_bytes
 from pages import _state as state
 from pages._state import Key
 from pages._common import (PAGES, ModelMissing, analyse, current_case, example_label, get_bundle,
-                           get_text_encoder, list_examples, read_example, run_page)
+                           get_text_encoder, list_examples, note_after_upload, read_example, run_page)
 
 _UPLOAD_TYPES = ["hea", "dat", "atr", "zip", "csv", "tsv", "edf", "npy", "txt"]
 _SOURCES = ("Bundled example", "Upload files")
@@ -67,18 +66,10 @@ def _use_example_note() -> None:
 
 
 def _on_upload_change() -> None:
-    """A .txt in the upload is the note: put it into the note box. Without one, an example's note that
-    is still in the box is cleared, so it is never read as the note of someone else's recording."""
-    state.put(Key.NOTE_UPLOAD_ERROR, None)
-    for f in state.get(Key.UPLOAD) or []:
-        if f.name.lower().endswith(".txt"):
-            try:
-                state.put(Key.NOTE_INPUT, read_note_bytes(f.getvalue(), f.name))
-            except NoteFileError as exc:  # said under the uploader; what is in the box stays
-                state.put(Key.NOTE_UPLOAD_ERROR, str(exc))
-            return
-    if state.get(Key.NOTE_INPUT, "") in _example_notes():
-        state.put(Key.NOTE_INPUT, "")
+    """A .txt in the upload is the note (``note_after_upload``); an unreadable one is said under the uploader."""
+    note, error = note_after_upload(state.get(Key.UPLOAD), state.get(Key.NOTE_INPUT, ""), _example_notes())
+    state.put(Key.NOTE_INPUT, note)
+    state.put(Key.NOTE_UPLOAD_ERROR, error)
 
 
 def _upload_needs_fs(files) -> str | None:

@@ -188,3 +188,19 @@ def case_bundle_metrics(folder) -> dict:
 
     path = folder / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def test_note_after_upload_clears_an_examples_note_when_the_uploaded_txt_is_unreadable():
+    """An unreadable .txt is not the note, and the previous example's note must not be read as this recording's."""
+    from types import SimpleNamespace
+
+    from pages._common import note_after_upload
+
+    upload = lambda name, data: SimpleNamespace(name=name, getvalue=lambda: data)  # noqa: E731
+    example = "73-year-old woman on digoxin."
+    bad = [upload("x.csv", b"1,2"), upload("bad.txt", b"\x00\x00binary")]
+    note, error = note_after_upload(bad, example, {example})
+    assert note == "" and "looks binary" in error
+    assert note_after_upload(bad, "typed by hand", {example})[0] == "typed by hand"
+    assert note_after_upload([upload("n.txt", "\ufeffKnown AF.".encode())], example, {example}) == ("Known AF.", None)
+    assert note_after_upload([upload("x.csv", b"1,2")], example, {example}) == ("", None)
