@@ -242,13 +242,13 @@ def _zeroshot_inputs(args) -> tuple[list[Path], pd.DataFrame, dict[Path, Record]
 
 
 def _zeroshot_failed(path: Path) -> str:
-    """For the exception being handled: the traceback to the log, one ``error: PATH: message`` line on stderr
-    (above the progress bar); returns the message."""
+    """For the exception being handled: the traceback to the log (``core.batch._failed``, as ``score`` does), one
+    ``error: PATH: message`` line on stderr (above the progress bar); returns the message."""
     from tqdm import tqdm
 
-    exc = sys.exc_info()[1]
-    msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    log.exception("zeroshot could not score %s: %s", path, msg)
+    from core.batch import _failed
+
+    msg = _failed(path)
     tqdm.write(f"error: {path}: {msg}", file=sys.stderr)
     return msg
 
