@@ -55,31 +55,35 @@ def noise_mask(ann: wfdb.Annotation, rpeaks: np.ndarray, lead: int) -> np.ndarra
     return (c == -1) | ((c > 0) & ((c & (1 << lead)) > 0))
 
 
-def record_beats(folder: Path, name: str, cut_s: float | None = None) -> pd.DataFrame:
+def record_beats(folder: Path, name: str, cut_s: float | None = None, *more_cuts: float | None) -> pd.DataFrame:
     """Quality indices, the shipped `unreadable` call, the noise label and the reference symbol of every
     beat the app detects in one record (``record`` is ``<folder name>:<record name>``).
 
     ``cut_s``: analyse consecutive pieces of this many seconds, each alone (the tail shorter than a piece is
     left out); ``piece`` numbers them (0 for the whole record) and ``length`` says which analysis it was.
+    ``more_cuts``: further analyses of the same record (None: whole), stacked in order; it is read once.
     """
     rec = read_record(str(folder / f"{name}.hea"))
     ann = wfdb.rdann(str(folder / name), "atr")
     is_beat = np.isin(ann.symbol, list(config.AAMI_CLASS))
     lead = lead_order(rec)[0][0]
-    step = rec.signal.shape[0] if cut_s is None else int(round(cut_s * rec.fs))
-    parts = []
-    for k, start in enumerate(range(0, rec.signal.shape[0] - step + 1, step)):
-        beats = extract_beats(replace(rec, signal=rec.signal[start:start + step], annotations=None))
-        peaks = beats.rpeaks + start
-        sym = match_reference(peaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
-                              int(round(0.15 * rec.fs)))
-        out = beats.features[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr", "unreadable"]].copy()
-        out["noise"] = noise_mask(ann, peaks, lead)
-        out["symbol"], out["piece"] = np.asarray(sym, object), k
-        parts.append(out)
-    d = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    d["record"], d["length"] = f"{folder.name}:{name}", "whole" if cut_s is None else f"{cut_s:g} s"
-    return d
+    frames = []
+    for cut in (cut_s, *more_cuts):
+        step = rec.signal.shape[0] if cut is None else int(round(cut * rec.fs))
+        parts = []
+        for k, start in enumerate(range(0, rec.signal.shape[0] - step + 1, step)):
+            beats = extract_beats(replace(rec, signal=rec.signal[start:start + step], annotations=None))
+            peaks = beats.rpeaks + start
+            sym = match_reference(peaks, ann.sample[is_beat], list(np.array(ann.symbol)[is_beat]),
+                                  int(round(0.15 * rec.fs)))
+            out = beats.features[["bsqi", "ksqi", "psqi", "bassqi", "amp_rel", "hf_rel", "hf_snr", "unreadable"]].copy()
+            out["noise"] = noise_mask(ann, peaks, lead)
+            out["symbol"], out["piece"] = np.asarray(sym, object), k
+            parts.append(out)
+        d = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        d["record"], d["length"] = f"{folder.name}:{name}", "whole" if cut is None else f"{cut:g} s"
+        frames.append(d)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, LogisticRegression]:
@@ -149,8 +153,7 @@ def main(argv=None) -> int:
         MODEL_PATH.write_text(json.dumps(NoiseModel.untrained().to_json()))
     names = [(args.mitdb, r) for r in config.TRAIN_RECORDS]
     names += [(args.svdb, r) for r in (args.svdb / "RECORDS").read_text().split()]
-    d = pd.concat([record_beats(folder, r, cut) for folder, r in names for cut in (None, *CUT_LENGTHS_S)],
-                  ignore_index=True)
+    d = pd.concat([record_beats(folder, r, None, *CUT_LENGTHS_S) for folder, r in names], ignore_index=True)
     model = fit_noise_model(d)
     args.out.write_text(json.dumps(model.to_json(), indent=1))
     print(json.dumps({"threshold": model.threshold, **model.fit}, indent=1))
