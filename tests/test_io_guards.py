@@ -205,6 +205,27 @@ def test_edf_lead_names_and_voltage_units_are_kept(tmp_path):
     assert rec.lead_names == [lab for lab, _, _ in leads] and rec.fs == 250.0
 
 
+def test_truncated_edf_reads_its_complete_records_with_a_notice_and_a_clean_stdout(tmp_path, capfd):
+    full = _edf(tmp_path / "full.edf", [("ECG II", "mV", 250)], seconds=10).read_bytes()
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(full[:len(full) // 2])  # an interrupted copy: 10 data records declared, 4 whole ones present
+    for source in (cut, {"cut.edf": cut.read_bytes()}):
+        rec = read_record(source)
+        assert rec.signal.shape == (4 * 250, 1) and rec.fs == 250.0
+        assert any(w.startswith("cut.edf is cut short: it holds 4 of the 10 data records") for w in rec.warnings)
+    # pyedflib's C library printed 'filesize ... != ...' to fd 1, which broke the CLI's JSON on stdout
+    assert capfd.readouterr().out == ""
+
+
+def test_edf_header_without_one_complete_data_record_is_refused(tmp_path, capfd):
+    full = _edf(tmp_path / "full.edf", [("ECG II", "mV", 250)], seconds=10).read_bytes()
+    stub = tmp_path / "stub.edf"
+    stub.write_bytes(full[:512 + 40])
+    with pytest.raises(RecordReadError, match=r"^stub.edf holds a header but no complete data record"):
+        read_record(stub)
+    assert capfd.readouterr().out == ""
+
+
 # ------------------------------------------------------------------------------------------ 5. ms time, minimum fs
 
 def test_csv_time_column_in_ms_under_a_seconds_name_is_refused(tmp_path):
