@@ -205,6 +205,18 @@ def test_edf_lead_names_and_voltage_units_are_kept(tmp_path):
     assert rec.lead_names == [lab for lab, _, _ in leads] and rec.fs == 250.0
 
 
+def test_wfdb_dat_whose_samples_miss_the_header_checksum_gets_a_notice(tmp_path):
+    hea = _wfdb(tmp_path, "sum", n_sig=2)
+    assert not any("checksum" in w for w in read_record(hea).warnings)
+    dat = tmp_path / "sum.dat"
+    raw = bytearray(dat.read_bytes())
+    raw[400:440] = bytes(40)  # a damaged stretch: the same length, other samples
+    dat.write_bytes(bytes(raw))
+    for source in (hea, _bundle(hea)):
+        notes = [w for w in read_record(source).warnings if "checksum" in w]
+        assert len(notes) == 2 and notes[0].startswith("sum.hea: the samples of MLII do not match the header's checksum")
+
+
 def test_truncated_edf_reads_its_complete_records_with_a_notice_and_a_clean_stdout(tmp_path, capfd):
     full = _edf(tmp_path / "full.edf", [("ECG II", "mV", 250)], seconds=10).read_bytes()
     cut = tmp_path / "cut.edf"

@@ -233,6 +233,37 @@ def _read_wfdb_bytes(hea_name: str, files: Mapping[str, bytes], *, name: str | N
         return _load_wfdb(Path(tmp), stem, head, name=name)
 
 
+#: The sample value each WFDB storage format reserves for "no sample" (read as NaN), by format code.
+_INVALID_SAMPLE = {"16": -32768, "61": -32768, "80": -128, "160": -32768, "212": -2048, "310": -512, "311": -512,
+                   "24": -8388608, "32": -2147483648, "508": -128, "516": -32768, "524": -8388608}
+
+
+def _checksum_notices(rec, label: str, chunk: int = 10_000_000) -> list[str]:
+    """A notice per signal whose samples do not sum to the header's checksum (the 16-bit sum of its digital
+    samples, WFDB header(5)): the .dat was damaged, edited, or belongs to another record. The digital values are
+    recovered from the physical ones (mV) with the header's gain and baseline, `chunk` samples at a time so that a
+    24 h Holter needs no second copy of its signal."""
+    sums = rec.checksum or []
+    if rec.p_signal is None or len(sums) != rec.n_sig or any(int(k or 1) > 1 for k in (rec.samps_per_frame or [])):
+        return []
+    out = []
+    for j, expected in enumerate(sums):
+        if expected is None or str(rec.fmt[j]) == "8":  # no checksum given; format 8 stores differences
+            continue
+        p = rec.p_signal[:, j]
+        total = 0
+        for a in range(0, len(p), chunk):
+            x = p[a:a + chunk]
+            ok = np.isfinite(x)
+            total += int(np.rint(x[ok] * rec.adc_gain[j] + rec.baseline[j]).astype(np.int64).sum())
+            total += int((~ok).sum()) * _INVALID_SAMPLE.get(str(rec.fmt[j]), 0)
+        if (total - int(expected)) % 65536:  # headers store it signed (MIT-BIH) or unsigned (wfdb.wrsamp)
+            lead = rec.sig_name[j] if rec.sig_name and rec.sig_name[j] else f"signal {j + 1}"
+            out.append(f"{label}: the samples of {lead} do not match the header's checksum, so the .dat file may be "
+                       f"damaged or belong to another record; check the trace before relying on it.")
+    return out
+
+
 def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> Record:
     import wfdb
 
@@ -246,6 +277,8 @@ def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> R
     if rec.p_signal is None:
         raise RecordReadError(f"The WFDB record {stem} holds no signal samples: upload a record with signals.")
     warnings: list[str] = list(head.notices)
+    if head.n_samples is None or rec.sig_len == head.n_samples:  # a short .dat has its own notice already
+        warnings += _checksum_notices(rec, label)
     if head.latin1:
         warnings.append(f"{label} is not UTF-8 text; it was read as Latin-1 (check lead names and comments).")
     signal = np.asarray(rec.p_signal, dtype=np.float64)
