@@ -312,3 +312,12 @@ def test_scrub_cuts_temporary_folders_and_names_the_file():
     assert _scrub("nothing to cut") == "nothing to cut"
 
 
+
+
+def test_a_record_built_in_code_below_the_minimum_rate_is_refused_before_analysis():
+    from core.io import Record
+    from core.signal.beats import extract_beats
+
+    rec = Record(name="slow", signal=synthetic_ecg(40, 10)[:, None], fs=40.0, lead_names=["II"])
+    with pytest.raises(RecordReadError, match=r"The sampling rate of slow \(40 Hz\) is below 50 Hz"):
+        extract_beats(rec)

@@ -172,7 +172,7 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     episodes += detect_pauses(t, unreadable=[(e.start_s, e.end_s) for e in episodes if e.kind == "UNREADABLE"])
     episodes += detect_av_block_1(t, pr, origin, exclude=af_m | paced_m | unread)
     other = unread | paced_m | af_m | _inside(t, episodes, ("VT", "SVT"))
-    episodes += classify_sinus(t, origin, exclude=other)
+    episodes += classify_sinus(t, origin, exclude=other, p_found=None if pa is None else np.isfinite(pa))
     episodes.sort(key=lambda e: (e.start_s, e.kind))
     adj = adjust_for_rhythm(t, episodes, cls if cls is not None else None, p, ps)
     eff = adj.beat_class if adj.beat_class is not None else origin.astype(object)

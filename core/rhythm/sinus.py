@@ -6,6 +6,12 @@ Method: over the beats not already in another rhythm episode, the rate is 60 / m
 compensatory pauses do not move it. Each beat takes the class of its running rate; runs shorter than
 ``min_duration_s`` are absorbed into the neighbouring class so a 30 min Holter gives a few episodes, not
 hundreds; a short strip gets one episode for its whole length.
+
+Above ``sinus_max_bpm`` (150 bpm) a regular narrow-complex rhythm is called sinus tachycardia only when P waves
+were found before most of its beats: otherwise it is reported as supraventricular tachycardia ('SVT', "P waves
+not seen"), since at such rates sinus tachycardia, atrial tachycardia, AV re-entry and atrial flutter with 2:1
+conduction look alike on the QRS sequence and a clinician names it only with visible P waves (the regular
+narrow-complex tachycardia approach of the 2015 ACC/AHA/HRS SVT guideline, Page et al. 2016).
 """
 from __future__ import annotations
 
@@ -14,14 +20,21 @@ import pandas as pd
 
 from core.rhythm.episodes import Episode
 
-__all__ = ["classify_sinus"]
+__all__ = ["classify_sinus", "NO_P_SVT"]
+
+#: Detail ending of an SVT episode that was a regular rhythm too fast for sinus without P waves (not a run of S beats).
+NO_P_SVT = "regular, P waves not seen"
 
 
 def classify_sinus(beat_time_s: np.ndarray, origin: np.ndarray | None = None, *, exclude: np.ndarray | None = None,
                    brady_bpm: float = 60.0, tachy_bpm: float = 100.0, window_beats: int = 15,
-                   min_duration_s: float = 30.0) -> list[Episode]:
+                   min_duration_s: float = 30.0, p_found: np.ndarray | None = None, sinus_max_bpm: float = 150.0,
+                   min_p_fraction: float = 0.5, min_svt_beats: int = 20) -> list[Episode]:
     """SR / SBR / STACH episodes (s) with the mean rate in the detail; ``exclude`` (bool per beat) marks
-    beats in other rhythms (AF, paced, VT, SVT, unreadable)."""
+    beats in other rhythms (AF, paced, VT, SVT, unreadable). ``p_found`` (bool per beat, a P wave delineated
+    before it; None: not known) decides whether a segment faster than ``sinus_max_bpm`` (bpm) is sinus: it is
+    when at least ``min_p_fraction`` of its beats have one, else it is an 'SVT' episode if it has at least
+    ``min_svt_beats`` beats (shorter fast stretches, often between noisy ones, stay STACH)."""
     t = np.asarray(beat_time_s, float)
     n = len(t)
     if n < 3:
@@ -75,5 +88,10 @@ def classify_sinus(beat_time_s: np.ndarray, origin: np.ndarray | None = None, *,
         if b - a < 2:
             continue
         r = 60.0 / np.nanmedian(nn[a + 1:b + 1]) if np.isfinite(nn[a + 1:b + 1]).any() else float(np.nanmean(rate[a:b + 1]))
+        p_share = 0.0 if p_found is None else float(np.mean(np.asarray(p_found, bool)[a:b + 1]))
+        if kind == "STACH" and r > sinus_max_bpm and p_share < min_p_fraction and b - a + 1 >= min_svt_beats:
+            out.append(Episode("SVT", float(t[a]), float(t[b]), 1.0,
+                               f"{b - a + 1} beats, {r:.0f} bpm, {NO_P_SVT}"))
+            continue
         out.append(Episode(kind, float(t[a]), float(t[b]), 1.0, f"{r:.0f} bpm"))
     return out

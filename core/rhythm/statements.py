@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.rhythm.episodes import ABNORMAL_KINDS, RHYTHM_NAMES, Episode
+from core.rhythm.sinus import NO_P_SVT
 
 __all__ = ["write_statements"]
 
@@ -49,6 +50,13 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
         if len(under) > 1 or covered < 0.9 * dur:
             text += f", {share:.0f} % of the recording"
         out.append(text)
+    regular_svt = [e for e in by["SVT"] if e.detail.endswith(NO_P_SVT)]
+    if regular_svt:  # a rhythm of its own, said where the underlying rhythm is
+        share = 100.0 * sum(e.duration_s for e in regular_svt) / dur
+        out.append(f"Regular narrow-complex tachycardia {_rate(t, regular_svt):.0f} bpm, P waves not seen: "
+                   f"supraventricular tachycardia (sinus tachycardia and atrial flutter with 2:1 conduction not "
+                   f"excluded)" + (f", {share:.0f} % of the recording" if share < 90 else ""))
+        by["SVT"] = [e for e in by["SVT"] if e not in regular_svt]
     for k in ("VT", "SVT"):
         if by[k]:
             longest = max(by[k], key=lambda e: e.duration_s)

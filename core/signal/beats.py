@@ -16,6 +16,7 @@ from scipy import signal as sps
 
 from core import config
 from core.io import Annotations, Record
+from core.io.record import _check_ecg_fs
 from core.signal.clean import _check_fs, ecg_clean
 from core.signal.features import FEATURE_UNITS, beat_features
 from core.signal.pacing import COLUMNS as PACING_UNITS, detect_pacing_spikes
@@ -151,6 +152,8 @@ def extract_beats(record: Record, rpeaks: np.ndarray | None = None, max_leads: i
     """
     from core.signal.chunks import CHUNK_ABOVE_S, extract_beats_chunked
 
+    # readers refuse such rates already; a Record built in code must not reach the detector at 20 Hz either
+    _check_ecg_fs(record.fs, f"The sampling rate of {record.name or 'the record'}")
     limit = CHUNK_ABOVE_S if chunk_above_s is None else chunk_above_s
     if rpeaks is None and record.signal.shape[0] / float(record.fs) > limit:
         return extract_beats_chunked(record, max_leads=max_leads)

@@ -32,6 +32,22 @@ def test_sinus_rate_classes():
         assert res.abnormal is False
 
 
+def test_regular_tachycardia_above_150_bpm_is_sinus_only_with_p_waves():
+    t = sinus(400, 0.3)  # 200 bpm, regular, narrow QRS
+    common = dict(pr_ms=np.full(400, np.nan), qrs_ms=np.full(400, 80.0))
+    res = analyse_rhythm(t, t[-1] + 0.3, p_amp_mv=np.full(400, np.nan), **common)
+    assert kinds(res) == {"SVT"} and res.abnormal
+    assert res.statements[0].startswith("Regular narrow-complex tachycardia 200 bpm, P waves not seen: "
+                                        "supraventricular tachycardia")
+    assert "run" not in res.statements[0] and "Sinus" not in " ".join(res.statements)
+    with_p = analyse_rhythm(t, t[-1] + 0.3, p_amp_mv=np.full(400, 0.1), **{**common, "pr_ms": np.full(400, 120.0)})
+    assert kinds(with_p) == {"STACH"} and with_p.statements[0] == "Sinus tachycardia 200 bpm"
+    slower = analyse_rhythm(sinus(400, 0.45), None, p_amp_mv=np.full(400, np.nan), **common)  # 133 bpm
+    assert kinds(slower) == {"STACH"}
+    short = analyse_rhythm(sinus(12, 0.3), None, p_amp_mv=np.full(12, np.nan), **{k: v[:12] for k, v in common.items()})
+    assert kinds(short) == {"STACH"}  # 12 beats: too few to call a tachycardia of its own
+
+
 def test_af_irregular_without_p():
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.uniform(0.4, 1.0, 400))
