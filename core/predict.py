@@ -28,6 +28,7 @@ from core.model.confidence import confident_level
 from core.model.inference import calibrated, feature_matrix, predict_logits, torch_threads
 from core.signal.beats import BeatSet, extract_beats, match_annotations
 from core.signal.features import PREMATURE_RATIO
+from core.signal.clipping import detect_clipped_spans
 from core.signal.flat import detect_flat_spans
 from core.signal.noise_model import load_noise_model
 from core.signal.vf import runs_at_least
@@ -146,6 +147,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     shown = p_fused if note_in else p_ecg
     thr = float(conf.thresholds["fused" if note_in else "ecg"])
     beats = flag_noisy_abnormal(beats, p_ecg >= float(conf.thresholds["ecg"]))
+    lost = lost_signal_spans(record, beats)
+    beats = mark_unreadable_near(beats, [(a, b) for a, b, _ in lost])
     table = pd.DataFrame({"sample": beats.rpeaks, "time_s": beats.time_s})
     table = pd.concat([table, beats.features.reset_index(drop=True)], axis=1)
     table["p_ecg"], table["p_note"], table["p_fused"] = p_ecg, p_note, p_fused
@@ -167,7 +170,6 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     agreement, rhythm, note_effect = None, None, {}
     if gated:
         paced_known = note_in is not None and note_in.facts.get("PACEMAKER", 0.0) >= conf.fact_tau
-        lost = detect_flat_spans(record.lead(beats.lead_names[0]), record.fs) if len(beats) else []
         rhythm = read_rhythm(beats, table, thr, pacemaker_known=paced_known, normal_exceedance=conf.normal_exceedance,
                              lost_s=lost)
         apply_rhythm_context(table, rhythm)
@@ -186,7 +188,7 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     if n >= MIN_BEATS_FOR_VERDICT and unreadable.mean() >= UNREADABLE_RECORD_SHARE:
         verdict = "unreadable"
         if rhythm is not None:  # said first: what follows was read from the few beats left
-            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise; "
+            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise or lost signal; "
                                         "no record verdict")
     notices = list(beats.notices)
     if note_in is not None and note_in.truncated:
@@ -238,8 +240,38 @@ def flag_noisy_abnormal(beats: BeatSet, flagged: np.ndarray) -> BeatSet:
     return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | noisy))
 
 
+#: Causes of the stretches ``lost_signal_spans`` finds, as the rhythm statements say them.
+FLAT_CAUSE, CLIPPED_CAUSE = "signal lost (flat line)", "signal clipped at the recorder's limit"
+#: Beats whose R peak lies this close (s) to lost or clipped signal are unreadable: their window is cut.
+LOST_MARGIN_S = 0.3
+
+
+def lost_signal_spans(record: Record, beats: BeatSet) -> list[tuple[float, float, str]]:
+    """(start_s, end_s, cause) of the primary lead's stretches without ECG: flat lines of 1 s or more
+    (``core.signal.flat``) and shorter runs pinned at the lead's rail (``core.signal.clipping``)."""
+    if not len(beats):
+        return []
+    x = record.lead(beats.lead_names[0])
+    flat = detect_flat_spans(x, record.fs)
+    clipped = [(a, b) for a, b in detect_clipped_spans(x, record.fs) if not any(a < d and c < b for c, d in flat)]
+    return sorted([(a, b, FLAT_CAUSE) for a, b in flat] + [(a, b, CLIPPED_CAUSE) for a, b in clipped])
+
+
+def mark_unreadable_near(beats: BeatSet, spans: list[tuple[float, float]], margin_s: float = LOST_MARGIN_S) -> BeatSet:
+    """``beats`` (a copy when anything changes) with every beat within ``margin_s`` (s) of a span (s) unreadable."""
+    if not spans or not len(beats):
+        return beats
+    t = np.asarray(beats.time_s, float)
+    near = np.zeros(len(t), bool)
+    for a, b in spans:
+        near |= (t >= a - margin_s) & (t <= b + margin_s)
+    if not (near & ~beats.unreadable).any():
+        return beats
+    return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | near))
+
+
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,
-                normal_exceedance: list | None = None, lost_s: list[tuple[float, float]] | None = None):
+                normal_exceedance: list | None = None, lost_s: list[tuple[float, float, str]] | None = None):
     """The rhythm reading (``core.rhythm.analyse_rhythm``) with the model's calls as beat classes.
 
     Unreadable beats are 'U'; beats the model does not flag are 'N'; a flagged beat takes its origin
@@ -250,7 +282,7 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     recorders that filter the spike away (MIT-BIH at 360 Hz) leave no other evidence. Confident beats
     for the verdict: calibrated p >= ``CONFIDENT_P``, lowered for short records by the bundle's
     ``normal_exceedance`` curve (``core.model.confidence.confident_level``, ``ONE_BEAT_ALPHA``). ``lost_s``:
-    (start_s, end_s) where the primary lead did not change at all (``core.signal.flat``), read as unreadable.
+    (start_s, end_s, cause) where the primary lead holds no ECG (``lost_signal_spans``), read as unreadable.
     """
     from core.rhythm import analyse_rhythm, rhythm_inputs_from_beats
     from core.rhythm.origin import classify_origin
@@ -283,9 +315,8 @@ def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker
     p = np.where(beats.unreadable, 0.0, p_shown)
     level = confident_level(int((~beats.unreadable).sum()), normal_exceedance, alpha=ONE_BEAT_ALPHA,
                             cap=max(CONFIDENT_P, threshold), floor=threshold)
-    lost = [(a, b, "signal lost (flat line)") for a, b in (lost_s or [])]
     return analyse_rhythm(**{**kw, "beat_class": cls, "paced": paced, "p_abnormal": p, "p_threshold": level,
-                             "ventricular_like": v_like, "unreadable": list(kw["unreadable"]) + lost})
+                             "ventricular_like": v_like, "unreadable": list(kw["unreadable"]) + list(lost_s or [])})
 
 
 def record_verdict(predicted: np.ndarray) -> str:

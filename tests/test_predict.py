@@ -162,3 +162,25 @@ def test_a_note_without_a_text_encoder_is_said_not_dropped_silently(v2_bundle):
 
     case = analyse_case(read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea"), "Known AF.", v2_bundle, None)
     assert case.view == "ecg" and any("the note was not read" in n for n in case.notices)
+
+
+def test_a_lead_pinned_at_its_rail_between_beats_is_clipped_signal_not_pauses(v2_bundle):
+    """Baseline wander pushes MIT-BIH 100 out of the recorder's range for about a second of every 7 s (the lead held
+    at +/-1 mV): the beats hidden there read as four pauses of 2 s or more before; now those stretches are
+    unreadable with their cause, and no pause or premature beat is counted in them."""
+    import dataclasses
+
+    from core.io import read_record
+    from core.predict import CLIPPED_CAUSE, lost_signal_spans
+
+    rec = read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea")
+    t = np.arange(rec.n_samples) / rec.fs
+    sig = np.clip(rec.signal + 1.5 * np.sin(2 * np.pi * 0.15 * t)[:, None], -1.0, 1.0)
+    clipped = dataclasses.replace(rec, signal=sig, annotations=None)
+    case = analyse_case(clipped, None, v2_bundle)
+    assert "PAUSE" not in [e.kind for e in case.rhythm.episodes], case.rhythm.statements
+    assert any(CLIPPED_CAUSE in s for s in case.rhythm.statements)
+    spans = [(a, b) for a, b, cause in lost_signal_spans(clipped, case.beats) if cause == CLIPPED_CAUSE]
+    inside = [any(a <= x <= b for a, b in spans) for x in case.table["time_s"]]
+    assert case.table.loc[inside, "call"].eq("unreadable").all()
+    assert lost_signal_spans(rec, analyse_case(rec, None, v2_bundle).beats) == []  # the unclipped example: none

@@ -232,3 +232,16 @@ def test_second_opinion_port_equals_neurokit2():
             warnings.simplefilter("ignore")
             ref = np.sort(np.asarray(nk.ecg_findpeaks(clean[:, k], sampling_rate=360, method="neurokit")["ECG_R_Peaks"], np.int64))
         assert _second_opinion(clean[:, k], rec.fs).tolist() == ref.tolist()
+
+
+def test_clipped_spans_are_runs_at_the_rail_not_clipped_r_peaks():
+    from core.signal.clipping import detect_clipped_spans
+
+    fs = 360.0
+    t = np.arange(int(10 * fs)) / fs
+    x = 0.1 * np.sin(2 * np.pi * 1.0 * t)
+    x[100:110] = 1.0  # an R peak over the range: 28 ms at the rail, still a visible beat
+    x[1000:1180] = 1.0  # 0.5 s pinned at the top
+    x[2000:2100] = -0.5  # 0.28 s pinned at the bottom
+    assert detect_clipped_spans(x, fs) == [(1000 / fs, 1180 / fs), (2000 / fs, 2100 / fs)]
+    assert detect_clipped_spans(0.1 * np.sin(2 * np.pi * t), fs) == []
