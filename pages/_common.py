@@ -130,6 +130,15 @@ def note_after_upload(files, current: str, example_notes) -> tuple[str, str | No
     return ("" if current in example_notes else current), error
 
 
+def note_after_source_change(to_examples: bool, current: str, example_note: str, example_notes) -> str:
+    """The note box after the source switches: to uploads, an example's note is cleared (it belongs to that example's
+    patient, not to the recording about to be uploaded); to the examples, an empty box gets the chosen example's
+    note. Text the user typed stays either way."""
+    if to_examples:
+        return example_note if not current.strip() else current
+    return "" if current in example_notes else current
+
+
 def current_case():
     return state.case()
 

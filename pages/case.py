@@ -11,7 +11,8 @@ from core import config
 from pages import _state as state
 from pages._state import Key
 from pages._common import (PAGES, ModelMissing, analyse, current_case, example_label, get_bundle,
-                           get_text_encoder, list_examples, note_after_upload, read_example, run_page)
+                           get_text_encoder, list_examples, note_after_source_change, note_after_upload, read_example,
+                           run_page)
 
 _UPLOAD_TYPES = ["hea", "dat", "atr", "zip", "csv", "tsv", "edf", "npy", "txt"]
 _SOURCES = ("Bundled example", "Upload files")
@@ -72,6 +73,14 @@ def _on_upload_change() -> None:
     state.put(Key.NOTE_UPLOAD_ERROR, error)
 
 
+def _on_source_change() -> None:
+    """Switching source: the note box follows (``note_after_source_change``)."""
+    example_note = list_examples().get(state.get(Key.EXAMPLE), {}).get("note", "")
+    state.put(Key.NOTE_INPUT, note_after_source_change(state.get(Key.SOURCE) == _SOURCES[0],
+                                                       state.get(Key.NOTE_INPUT, "") or "", example_note,
+                                                       _example_notes()))
+
+
 def _upload_needs_fs(files) -> str | None:
     """'required' for .npy, 'optional' for CSV/TSV (a time column gives the rate), else None."""
     exts = {Path(f.name).suffix.lower() for f in files}
@@ -95,15 +104,17 @@ def body() -> None:
 
     # The note box keeps its text across page switches through a plain (non-widget) copy.
     state.persist(Key.NOTE_INPUT, "")
+    state.persist(Key.SOURCE, _SOURCES[0])
+    # The example selectbox is not drawn while uploading, so Streamlit drops its key: prefill the note only while
+    # the examples are the source, or an upload would be analysed with the example patient's note.
     if not state.has(Key.EXAMPLE) and examples:
         state.persist(Key.EXAMPLE, next(iter(examples)))
-        if not state.get(Key.NOTE_INPUT):
+        if not state.get(Key.NOTE_INPUT) and state.get(Key.SOURCE) == _SOURCES[0]:
             _on_example_change()
-    state.persist(Key.SOURCE, _SOURCES[0])
 
     left, right = st.columns([3, 2], gap="large")
     with left:
-        source = st.radio("Source", _SOURCES, horizontal=True, key=Key.SOURCE)
+        source = st.radio("Source", _SOURCES, horizontal=True, key=Key.SOURCE, on_change=_on_source_change)
         fs = None
         files = []
         if source == _SOURCES[0]:

@@ -204,3 +204,30 @@ def test_note_after_upload_clears_an_examples_note_when_the_uploaded_txt_is_unre
     assert note_after_upload(bad, "typed by hand", {example})[0] == "typed by hand"
     assert note_after_upload([upload("n.txt", "\ufeffKnown AF.".encode())], example, {example}) == ("Known AF.", None)
     assert note_after_upload([upload("x.csv", b"1,2")], example, {example}) == ("", None)
+
+
+def test_note_after_source_change_keeps_typed_text_and_never_carries_an_examples_note_to_an_upload():
+    from pages._common import note_after_source_change
+
+    example = "Known atrial fibrillation, on digoxin."
+    assert note_after_source_change(False, example, example, {example}) == ""
+    assert note_after_source_change(False, "typed by hand", example, {example}) == "typed by hand"
+    assert note_after_source_change(True, "", example, {example}) == example
+    assert note_after_source_change(True, "typed by hand", example, {example}) == "typed by hand"
+
+
+def test_switching_to_upload_clears_the_example_note_and_it_is_not_refilled(model_env):
+    """Seen in Chromium: the example selectbox is not drawn while uploading, Streamlit dropped its key, and the page's
+    first-visit prefill put the first example's note (known AF, digoxin) back: an uploaded EDF was read with it."""
+    from pages._common import list_examples
+
+    at = _app()
+    at.run()
+    first = next(iter(list_examples()))
+    assert at.text_area[0].value == list_examples()[first]["note"]
+    at.radio[0].set_value("Upload files").run()
+    assert at.text_area[0].value == ""
+    at.run()  # a later rerun (the upload's) must not prefill it again
+    assert at.text_area[0].value == ""
+    at.radio[0].set_value("Bundled example").run()
+    assert at.text_area[0].value == list_examples()[first]["note"]
