@@ -242,19 +242,22 @@ def flag_noisy_abnormal(beats: BeatSet, flagged: np.ndarray) -> BeatSet:
 
 #: Causes of the stretches ``lost_signal_spans`` finds, as the rhythm statements say them.
 FLAT_CAUSE, CLIPPED_CAUSE = "signal lost (flat line)", "signal clipped at the recorder's limit"
+GAP_CAUSE = "no samples in the file"
 #: Beats whose R peak lies this close (s) to lost or clipped signal are unreadable: their window is cut.
 LOST_MARGIN_S = 0.3
 
 
 def lost_signal_spans(record: Record, beats: BeatSet) -> list[tuple[float, float, str]]:
-    """(start_s, end_s, cause) of the primary lead's stretches without ECG: flat lines of 1 s or more
-    (``core.signal.flat``) and shorter runs pinned at the lead's rail (``core.signal.clipping``)."""
+    """(start_s, end_s, cause) of the primary lead's stretches without ECG: samples missing from the file
+    (``Record.gaps_s``, bridged by the reader), flat lines of 1 s or more (``core.signal.flat``) and shorter runs
+    pinned at the lead's rail (``core.signal.clipping``); each stretch under its most specific cause."""
     if not len(beats):
         return []
     x = record.lead(beats.lead_names[0])
-    flat = detect_flat_spans(x, record.fs)
-    clipped = [(a, b) for a, b in detect_clipped_spans(x, record.fs) if not any(a < d and c < b for c, d in flat)]
-    return sorted([(a, b, FLAT_CAUSE) for a, b in flat] + [(a, b, CLIPPED_CAUSE) for a, b in clipped])
+    spans = [(a, b, GAP_CAUSE) for a, b in record.gaps_s.get(beats.lead_names[0], [])]
+    for found, cause in ((detect_flat_spans(x, record.fs), FLAT_CAUSE), (detect_clipped_spans(x, record.fs), CLIPPED_CAUSE)):
+        spans += [(a, b, cause) for a, b in found if not any(a < d and c < b for c, d, _ in spans)]
+    return sorted(spans)
 
 
 def mark_unreadable_near(beats: BeatSet, spans: list[tuple[float, float]], margin_s: float = LOST_MARGIN_S) -> BeatSet:

@@ -68,9 +68,10 @@ def test_zeroshot_contract(tmp_path):
         assert abs(sum(float(row[k]) for k in "NSV") - 1) < 1e-4
 
 
-#: Corpus files that are valid on purpose (tests/data/bad_inputs/README.md): a short NaN gap is filled, a Latin-1
-#: header is decoded, a zip inside a folder of a zip is read. Every other corpus file must be refused.
-VALID_CORPUS = {"nan_short_gap.csv", "non_utf8.dat", "non_utf8.hea", "zip_nested.zip"}
+#: Corpus files that are valid on purpose (tests/data/bad_inputs/README.md): a short NaN gap is filled, a long one is
+#: read as lost signal, a Latin-1 header is decoded, a zip inside a folder of a zip is read. Every other corpus file
+#: must be refused.
+VALID_CORPUS = {"nan_short_gap.csv", "nan_long_gap.csv", "non_utf8.dat", "non_utf8.hea", "zip_nested.zip"}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in BAD.iterdir() if p.suffix != ".md") if BAD.is_dir() else [])

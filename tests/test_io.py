@@ -307,7 +307,6 @@ ERRORS = [
     ("not_a_zip.zip", {}, "not_a_zip.zip is not a valid zip archive"),
     ("zip_traversal.zip", {}, r"zip_traversal.zip contains an unsafe file path '\.\./x.hea'"),
     ("text_cells.csv", {}, "column 'MLII' holds text 'lead off' at line 42"),
-    ("nan_long_gap.csv", {}, r"lead MLII is missing 60 values .*line 52 to line 111\), too many to fill"),
     ("one_column.csv", {}, "no time column, so its sampling rate is unknown: give fs"),
     ("no_fs.csv", {}, "no time column, so its sampling rate is unknown: give fs"),
     ("no_numeric_column.csv", {"fs": 100}, "has no numeric signal column"),
@@ -317,7 +316,7 @@ ERRORS = [
     ("array.npy", {}, "bare array without a sampling rate: give fs"),
     ("junk.edf", {}, "junk.edf is not a readable EDF/EDF\\+ file"),
 ]
-VALID = ["zip_nested.zip", "nan_short_gap.csv", "one_column.csv", "non_utf8.hea", "array.npy"]
+VALID = ["zip_nested.zip", "nan_short_gap.csv", "nan_long_gap.csv", "one_column.csv", "non_utf8.hea", "array.npy"]
 
 
 @pytest.mark.parametrize("fname,kwargs,message", ERRORS, ids=[e[0] for e in ERRORS])
@@ -359,6 +358,27 @@ def test_corpus_short_nan_gap_is_interpolated():
                             "by linear interpolation."]
     x = rec.signal[:, 0]
     np.testing.assert_allclose(x[50:53], np.linspace(x[49], x[53], 5)[1:4], atol=1e-6)
+
+
+def test_corpus_long_nan_gap_is_bridged_and_kept_as_a_gap():
+    """0.6 s of empty MLII cells (a lead-off stretch): refused before ("too many to fill"); now bridged by a line and
+    kept as a gap of the lead, so that the analysis reads it as lost signal."""
+    rec = read_record(BAD / "nan_long_gap.csv")
+    assert not np.isnan(rec.signal).any() and rec.gaps_s == {"MLII": [(0.5, 1.1)]}
+    assert rec.warnings == ["nan_long_gap.csv: lead MLII has no samples for 0.6 s (line 52 to line 111); it is drawn "
+                            "as a straight line and read as lost signal, with no beats counted there."]
+
+
+def test_a_lead_mostly_missing_is_left_out_when_another_is_whole():
+    from core.io.record import _finalise
+
+    x = np.sin(np.linspace(0, 60, 3600))
+    gappy = x.copy()
+    gappy[:2000] = np.nan
+    rec = _finalise("r", np.column_stack([gappy, x]), 360.0, ["MLII", "V5"], source_format="csv", label="r.csv")
+    assert rec.lead_names == ["V5"] and rec.warnings == ["MLII is missing 56 % of its samples and was left out."]
+    alone = _finalise("r", gappy[:, None], 360.0, ["MLII"], source_format="csv", label="r.csv")
+    assert alone.gaps_s == {"MLII": [(0.0, 2000 / 360.0)]}  # the only lead: kept, its gap read as lost signal
 
 
 def test_corpus_single_column_and_npy_read_with_fs():

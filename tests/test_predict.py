@@ -184,3 +184,21 @@ def test_a_lead_pinned_at_its_rail_between_beats_is_clipped_signal_not_pauses(v2
     inside = [any(a <= x <= b for a, b in spans) for x in case.table["time_s"]]
     assert case.table.loc[inside, "call"].eq("unreadable").all()
     assert lost_signal_spans(rec, analyse_case(rec, None, v2_bundle).beats) == []  # the unclipped example: none
+
+
+def test_samples_missing_from_the_file_are_lost_signal_not_a_pause(v2_bundle):
+    """6 s without samples in both leads of MIT-BIH 100 (a lead-off stretch, NaN in the file): refused before as
+    "too many to fill"; now read, with that stretch unreadable under its cause and no pause across it."""
+    from core.io import read_record
+    from core.io.record import _finalise
+    from core.predict import GAP_CAUSE
+
+    rec = read_record(config.EXAMPLES_DIR / "nsr_100" / "nsr_100.hea")
+    sig = rec.signal.astype(float)
+    sig[int(30 * rec.fs):int(36 * rec.fs), :] = np.nan
+    gappy = _finalise("gappy", sig, rec.fs, rec.lead_names, source_format="wfdb", label="gappy.hea")
+    case = analyse_case(gappy, None, v2_bundle)
+    assert "PAUSE" not in [e.kind for e in case.rhythm.episodes], case.rhythm.statements
+    lost = [e for e in case.rhythm.episodes if e.kind == "UNREADABLE" and GAP_CAUSE in e.detail]
+    assert lost and lost[0].start_s <= 30.0 and lost[0].end_s >= 36.0
+    assert not ((case.table["time_s"] > 30.0) & (case.table["time_s"] < 36.0) & (case.table["call"] != "unreadable")).any()

@@ -2,7 +2,7 @@
 
 Units: signals are float32 in millivolts (mV), sampling rates in hertz (Hz), times in seconds (s);
 annotation positions are sample indices at the record's own rate. Every reader ends in `_finalise`,
-which validates rate, length and leads and fills short gaps, so all formats obey the same limits.
+which validates rate, length and leads and bridges gaps of missing samples (``core.io.gaps``), so all formats obey the same limits.
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.io.gaps import fill_gaps
+
 
 #: Shortest signal accepted (s): two beats even at 48 bpm.
 MIN_DURATION_S = 2.5
@@ -25,10 +27,8 @@ MAX_FS_HZ = 20_000.0
 MIN_FS_HZ = 50.0
 #: A lead whose peak-to-peak range is below this (mV) is treated as flat: 2 ADC steps of MIT-BIH.
 FLAT_PTP_MV = 0.01
-#: Longest run of missing samples filled by linear interpolation (s); shorter than one beat.
-MAX_NAN_GAP_S = 0.2
-#: Largest share of missing samples per lead that is still filled rather than refused.
-MAX_NAN_FRACTION = 0.05
+#: Largest share of missing samples with which a lead is kept when another lead has less than this share missing.
+MAX_MISSING_SHARE = 0.5
 #: Window (s) over which a lead's peak-to-peak range is measured; its median is the "typical" range.
 TYPICAL_WINDOW_S = 2.0
 #: Typical peak-to-peak (mV) above which a lead cannot be an ECG (clinical QRS < ~10 mV): µV or ADC counts.
@@ -104,6 +104,8 @@ class Record:
     comments : header comment lines (age, sex, medications for MIT-BIH).
     source_format : 'wfdb' | 'csv' | 'edf' | 'npy' ('' when built in code).
     warnings : plain-English notes on what was found and fixed while reading (flat lead, filled gap).
+    gaps_s : per lead name, (start_s, end_s) of the stretches without samples in the file, bridged by a straight
+        line (``core.io.gaps``); the analysis reads them as lost signal.
     """
 
     name: str
@@ -114,6 +116,7 @@ class Record:
     comments: list[str] = field(default_factory=list)
     source_format: str = ""
     warnings: list[str] = field(default_factory=list)
+    gaps_s: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         sig = np.asarray(self.signal, dtype=np.float32)
@@ -196,7 +199,7 @@ def _to_mv(signal: np.ndarray, units: Sequence[str], names: Sequence[str], warni
 def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str], *, source_format: str,
               label: str, annotations: Annotations | None = None, comments: Sequence[str] = (),
               warnings: list[str] | None = None, line_offset: int | None = None) -> Record:
-    """Validate rate, length and leads; fill short gaps; build the Record."""
+    """Validate rate, length and leads; bridge gaps (kept in ``gaps_s``); build the Record."""
     warnings = list(warnings or [])
     _check_ecg_fs(fs, f"The sampling rate of {label}")
     names = _unique_names([str(n).strip() or f"lead_{i + 1}" for i, n in enumerate(lead_names)])
@@ -214,6 +217,7 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
         x = signal[:, i]
         x[np.abs(x) > _F32_MAX] = np.nan
     flat: list[str] = []
+    gaps: dict[str, list[tuple[float, float]]] = {}
     for i, lead in enumerate(names):
         x = signal[:, i]
         missing = np.isnan(x)
@@ -221,7 +225,7 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
             flat.append(f"{lead} holds no values")
             continue
         if missing.any():
-            signal[:, i] = _fill_gaps(x, missing, fs, lead, label, warnings, line_offset)
+            signal[:, i], gaps[lead] = fill_gaps(x, fs, lead, label, warnings, line_offset)
         signal[:, i] = x = _despike(signal[:, i], lead, warnings)
         _check_not_volts(x, lead, fs, label)
         if not np.any(x):
@@ -234,17 +238,20 @@ def _finalise(name: str, signal: np.ndarray, fs: float, lead_names: Sequence[str
         warnings.append(f"Lead {f} and carries no signal; it is kept but should not be used.")
     return Record(name=name, signal=signal.astype(np.float32), fs=float(fs), lead_names=names,
                   annotations=annotations, comments=list(comments), source_format=source_format,
-                  warnings=warnings)
+                  warnings=warnings, gaps_s={k: v for k, v in gaps.items() if v})
 
 
 def _drop_empty_leads(signal: np.ndarray, names: list[str], label: str,
                       warnings: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Leave out leads with no finite value (mV) when another lead has some; all empty is refused later."""
-    empty = np.isnan(signal).all(axis=0)
+    """Leave out leads with no finite value (mV), or more than ``MAX_MISSING_SHARE`` of their samples missing, when
+    another lead has less missing; all empty is refused later."""
+    share = np.array([np.isnan(signal[:, i]).mean() for i in range(signal.shape[1])])  # lead by lead: no 2-D mask
+    empty = share > MAX_MISSING_SHARE
     if not empty.any() or empty.all():
         return signal, names
     for i in np.flatnonzero(empty):
-        warnings.append(f"{names[i]} holds no values and was left out.")
+        warnings.append(f"{names[i]} holds no values and was left out." if share[i] == 1.0 else
+                        f"{names[i]} is missing {100 * share[i]:.0f} % of its samples and was left out.")
     keep = np.flatnonzero(~empty)
     return signal[:, keep], [names[i] for i in keep]
 
@@ -331,31 +338,6 @@ def _despike(x: np.ndarray, lead: str, warnings: list[str]) -> np.ndarray:
     warnings.append(f"{lead}: replaced {count} single-sample spike{'s' if count > 1 else ''} (> {SPIKE_MV:g} mV "
                     f"from both neighbours; a recorder glitch, not the heart).")
     return out
-
-
-def _fill_gaps(x: np.ndarray, missing: np.ndarray, fs: float, lead: str, label: str, warnings: list[str],
-               line_offset: int | None) -> np.ndarray:
-    """Linear interpolation over short runs of missing samples; long runs are refused."""
-    idx = np.flatnonzero(missing)
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    starts = np.r_[idx[0], idx[breaks + 1]]
-    ends = np.r_[idx[breaks], idx[-1]]
-    longest = int(np.argmax(ends - starts))
-    run = int(ends[longest] - starts[longest] + 1)
-
-    def where(i: int) -> str:
-        return f"line {i + line_offset}" if line_offset is not None else f"{i / fs:.2f} s"
-
-    if run > MAX_NAN_GAP_S * fs or idx.size > MAX_NAN_FRACTION * x.size:
-        raise RecordReadError(f"{label}: lead {lead} is missing {idx.size} values (longest gap {run} samples, "
-                              f"{where(int(starts[longest]))} to {where(int(ends[longest]))}), too many to fill: "
-                              f"export the record again or cut out the gap.")
-    good = np.flatnonzero(~missing)
-    filled = x.copy()
-    filled[missing] = np.interp(idx, good, x[good])
-    warnings.append(f"{label}: filled {idx.size} missing value{'s' if idx.size > 1 else ''} in lead {lead} "
-                    f"(first at {where(int(idx[0]))}) by linear interpolation.")
-    return filled
 
 
 def _unique_names(names: list[str]) -> list[str]:
