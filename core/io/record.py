@@ -1,8 +1,9 @@
 """One ECG record in memory (`Record`, `Annotations`), the reader error, and the checks every reader shares.
 
 Units: signals are float32 in millivolts (mV), sampling rates in hertz (Hz), times in seconds (s);
-annotation positions are sample indices at the record's own rate. Every reader ends in `_finalise`,
-which validates rate, length and leads and bridges gaps of missing samples (``core.io.gaps``), so all formats obey the same limits.
+annotation positions are sample indices at the record's own rate. Every reader ends in `_finalise`, which
+validates rate, length and leads and bridges gaps of missing samples (``core.io.gaps``), so all formats obey the
+same limits.
 """
 from __future__ import annotations
 
