@@ -255,7 +255,8 @@ def lost_signal_spans(record: Record, beats: BeatSet) -> list[tuple[float, float
         return []
     x = record.lead(beats.lead_names[0])
     spans = [(a, b, GAP_CAUSE) for a, b in record.gaps_s.get(beats.lead_names[0], [])]
-    for found, cause in ((detect_flat_spans(x, record.fs), FLAT_CAUSE), (detect_clipped_spans(x, record.fs), CLIPPED_CAUSE)):
+    detected = ((detect_flat_spans(x, record.fs), FLAT_CAUSE), (detect_clipped_spans(x, record.fs), CLIPPED_CAUSE))
+    for found, cause in detected:
         spans += [(a, b, cause) for a, b in found if not any(a < d and c < b for c, d, _ in spans)]
     return sorted(spans)
 
