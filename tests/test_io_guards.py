@@ -321,3 +321,19 @@ def test_a_record_built_in_code_below_the_minimum_rate_is_refused_before_analysi
     rec = Record(name="slow", signal=synthetic_ecg(40, 10)[:, None], fs=40.0, lead_names=["II"])
     with pytest.raises(RecordReadError, match=r"The sampling rate of slow \(40 Hz\) is below 50 Hz"):
         extract_beats(rec)
+
+
+def test_wfdb_invalid_samples_are_a_gap_and_keep_the_checksum(tmp_path):
+    """A lead-off stretch stored as WFDB's invalid sample (-32768 in format 16): read as a gap of the lead, not
+    refused, and the checksum (which counts the invalid values) still matches."""
+    import wfdb
+
+    x = synthetic_ecg(FS, 10.0)
+    d = np.round(x * 200).astype(np.int64)
+    d[int(4 * FS):int(6 * FS)] = -32768
+    wfdb.wrsamp("off", fs=FS, units=["mV"], sig_name=["MLII"], d_signal=d[:, None], fmt=["16"], adc_gain=[200.0],
+                baseline=[0], write_dir=str(tmp_path))
+    rec = read_record(tmp_path / "off.hea")
+    assert rec.gaps_s == {"MLII": [(4.0, 6.0)]}
+    assert not any("checksum" in w for w in rec.warnings)
+    assert any(w.startswith("off.hea: lead MLII has no samples for 2.0 s (4.00 s to 6.00 s)") for w in rec.warnings)
