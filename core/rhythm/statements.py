@@ -19,11 +19,17 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _rate(t: np.ndarray, eps: list[Episode]) -> float:
-    """Mean ventricular rate (bpm) over beats inside the episodes: beats / time between first and last."""
-    beats = sum(int(((t >= e.start_s) & (t <= e.end_s)).sum()) - 1 for e in eps)
-    secs = sum(e.duration_s for e in eps)
-    return 60.0 * beats / secs if secs > 0 else float("nan")
+def _rate(t: np.ndarray, eps: list[Episode], lost: list[Episode] = ()) -> float:
+    """Mean ventricular rate (bpm) over the RR intervals inside the episodes, leaving out those that span unreadable
+    signal (``lost``: beats there were not counted, so such an interval is not one RR)."""
+    n, secs = 0, 0.0
+    for e in eps:
+        b = t[(t >= e.start_s) & (t <= e.end_s)]
+        ok = np.ones(max(len(b) - 1, 0), bool)
+        for u in lost:
+            ok &= ~((b[:-1] < u.end_s) & (b[1:] > u.start_s))
+        n, secs = n + int(ok.sum()), secs + float(np.diff(b)[ok].sum())
+    return 60.0 * n / secs if secs > 0 else float("nan")
 
 
 def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_s: float, *,
@@ -41,7 +47,7 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
     covered = sum(e.duration_s for k in under for e in by[k])
     for k in under:
         share = 100.0 * sum(e.duration_s for e in by[k]) / dur
-        rate = _rate(t, by[k])
+        rate = _rate(t, by[k], by["UNREADABLE"])
         text = RHYTHM_NAMES[k]
         if k in ("AF", "AFL"):
             text += f", mean ventricular rate {rate:.0f} bpm"
