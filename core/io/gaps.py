@@ -41,8 +41,8 @@ def fill_gaps(x: np.ndarray, fs: float, lead: str, label: str, warnings: list[st
         k = int(np.argmax(ends[long] - starts[long]))
         a, b = int(starts[long][k]), int(ends[long][k]) - 1
         total = float((ends - starts)[long].sum() / fs)
-        many = f"in {len(gaps)} stretches (longest {where(a)} to {where(b)}); they are" if len(gaps) > 1 else \
-            f"({where(a)} to {where(b)}); it is"
-        warnings.append(f"{label}: lead {lead} has no samples for {total:.1f} s {many} drawn as a straight line "
-                        f"and read as lost signal, with no beats counted there.")
+        where_ = (f"in {len(gaps)} stretches (longest {where(a)} to {where(b)}); each is drawn as a straight line"
+                  if len(gaps) > 1 else f"({where(a)} to {where(b)}); it is drawn as a straight line")
+        warnings.append(f"{label}: lead {lead} has no samples for {total:.1f} s {where_} and read as lost signal, "
+                        f"with no beats counted there.")
     return filled, gaps
