@@ -188,8 +188,8 @@ def analyse_case(record: Record, note: str | None, bundle: ModelBundle, text_enc
     if n >= MIN_BEATS_FOR_VERDICT and unreadable.mean() >= UNREADABLE_RECORD_SHARE:
         verdict = "unreadable"
         if rhythm is not None:  # said first: what follows was read from the few beats left
-            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise or lost signal; "
-                                        "no record verdict")
+            rhythm.statements.insert(0, f"Recording unreadable: {int(unreadable.sum())} of {n} beats lie in noise or "
+                                        "lost signal; no record verdict")
     notices = list(beats.notices)
     if note_in is not None and note_in.truncated:
         notices.append(f"The note has {note_in.n_tokens} word pieces; only the first {MAX_NOTE_TOKENS} were read by the model.")

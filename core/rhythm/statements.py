@@ -5,6 +5,8 @@ conventions; the 'rhythm, then conduction, then ectopy' reading order of the AHA
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from core.rhythm.episodes import ABNORMAL_KINDS, RHYTHM_NAMES, Episode
@@ -19,7 +21,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _rate(t: np.ndarray, eps: list[Episode], lost: list[Episode] = ()) -> float:
+def _rate(t: np.ndarray, eps: list[Episode], lost: Sequence[Episode] = ()) -> float:
     """Mean ventricular rate (bpm) over the RR intervals inside the episodes, leaving out those that span unreadable
     signal (``lost``: beats there were not counted, so such an interval is not one RR)."""
     n, secs = 0, 0.0
