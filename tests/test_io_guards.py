@@ -337,3 +337,40 @@ def test_wfdb_invalid_samples_are_a_gap_and_keep_the_checksum(tmp_path):
     assert rec.gaps_s == {"MLII": [(4.0, 6.0)]}
     assert not any("checksum" in w for w in rec.warnings)
     assert any(w.startswith("off.hea: lead MLII has no samples for 2.0 s (4.00 s to 6.00 s)") for w in rec.warnings)
+
+
+def _multisegment(folder: Path) -> Path:
+    """A variable-layout multi-segment record (as in MIMIC): 4 s, a 2 s null segment ('~', no signal), 4 s; returns
+    the master .hea."""
+    import wfdb
+
+    for seg in ("ms_1", "ms_2"):
+        x = synthetic_ecg(FS, 4.0)
+        wfdb.wrsamp(seg, fs=FS, units=["mV"], sig_name=["MLII"], p_signal=x[:, None], fmt=["16"],
+                    adc_gain=[200.0], baseline=[0], write_dir=str(folder))
+    n = int(4 * FS)
+    (folder / "ms_layout.hea").write_text(f"ms_layout 1 {FS} 0\n~ 16 200/mV 16 0 0 0 0 MLII\n")
+    (folder / "ms.hea").write_text(f"ms/4 1 {FS} {n * 2 + 2 * FS}\nms_layout 0\nms_1 {n}\n~ {2 * FS}\nms_2 {n}\n"
+                                   "# 70 M\n")
+    return folder / "ms.hea"
+
+
+def test_multisegment_record_reads_as_one_with_its_null_segment_a_gap(tmp_path):
+    master = _multisegment(tmp_path)
+    uploads = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for source in (master, tmp_path, uploads):
+        rec = read_record(source)
+        assert rec.n_samples == int(10 * FS) and rec.lead_names == ["MLII"]
+        assert rec.gaps_s == {"MLII": [(4.0, 6.0)]}
+        assert rec.warnings[0] == "ms.hea: a multi-segment record, read as one record from its 2 segments."
+        assert "70 M" in rec.comments
+
+
+def test_multisegment_record_with_a_missing_segment_names_it(tmp_path):
+    master = _multisegment(tmp_path)
+    (tmp_path / "ms_2.dat").unlink()
+    with pytest.raises(RecordReadError, match=r"ms_2.hea needs the signal file ms_2.dat, which is missing"):
+        read_record(master)
+    (tmp_path / "ms_2.hea").unlink()
+    with pytest.raises(RecordReadError, match=r"ms.hea is a multi-segment record whose segment ms_2.hea is missing"):
+        read_record(master)

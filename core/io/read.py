@@ -31,6 +31,7 @@ from core.io.record import (
     _mb,
 )
 from core.io.wfdb import _read_wfdb_bytes, _read_wfdb_dir
+from core.io.wfdb_multi import pick_master
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,6 +142,8 @@ def _read_path(path: Path, *, fs: float | None, name: str | None) -> Record:
 
 def _read_folder(folder: Path, *, fs: float | None, name: str | None) -> Record:
     heads = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".hea")
+    master = pick_master({p.name: p.read_bytes() for p in heads}) if len(heads) > 1 else None
+    heads = [folder / master] if master else heads
     if heads:
         hea = _pick(heads, name, lambda p: p.stem, folder.name)
         return _read_wfdb_dir(folder, hea.name, name=name)
@@ -198,6 +201,8 @@ def _read_bundle(bundle: Mapping[str, Any], *, fs: float | None, name: str | Non
     for n in sorted(files):
         by_ext.setdefault(Path(n).suffix.lower(), []).append(n)
     heads = by_ext.get(".hea", [])
+    master = pick_master({h: files[h] for h in heads}) if len(heads) > 1 else None
+    heads = [master] if master else heads
     singles = [n for n in sorted(files) if Path(n).suffix.lower() in _SINGLE_FILE_EXTS]
     # a file named like a WFDB record (100.hea + 100.csv) is taken as the same record in another format
     head_stems = {_record_label(h) for h in heads}

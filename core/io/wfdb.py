@@ -75,9 +75,9 @@ def _parse_header(label: str, raw: bytes) -> _Header:
     tok = spec[0].split()
     if len(tok) < 2 or not tok[1].isdigit():
         raise RecordReadError(not_header)
-    if "/" in tok[0]:
-        raise RecordReadError(f"{label} describes a multi-segment WFDB record, which is not supported: "
-                              f"convert it to a single-segment record (wfdb.rdrecord + wrsamp).")
+    if "/" in tok[0]:  # read by core.io.wfdb_multi; here only as a segment of another master header
+        raise RecordReadError(f"{label} describes a multi-segment WFDB record inside another one, which is not "
+                              f"supported: convert it to a single-segment record (wfdb.rdrecord + wrsamp).")
     n_sig = int(tok[1])
     if n_sig == 0:
         raise RecordReadError(f"{label} declares no signals: upload a record that holds ECG leads.")
@@ -204,6 +204,10 @@ def _check_dat_files(label: str, head: _Header, sizes: Mapping[str, int | None])
 
 def _read_wfdb_dir(folder: Path, hea_name: str, *, name: str | None) -> Record:
     """Read a WFDB record whose files lie in `folder` (its .atr is used when present)."""
+    from core.io.wfdb_multi import is_multisegment, read_multisegment_dir
+
+    if is_multisegment((folder / hea_name).read_bytes(), hea_name):
+        return read_multisegment_dir(folder, hea_name, name=name)
     head = _parse_header(hea_name, (folder / hea_name).read_bytes())
     stem = Path(hea_name).stem
     sizes = {}
@@ -217,6 +221,13 @@ def _read_wfdb_dir(folder: Path, hea_name: str, *, name: str | None) -> Record:
 
 def _read_wfdb_bytes(hea_name: str, files: Mapping[str, bytes], *, name: str | None) -> Record:
     """Read an uploaded WFDB record: files go to a temporary folder only for the read."""
+    from core.io.wfdb_multi import is_multisegment, read_multisegment_dir
+
+    if is_multisegment(files[hea_name], hea_name):
+        with tempfile.TemporaryDirectory(prefix="cardiolens-") as tmp:
+            for base, data in files.items():  # the segments' headers and signal files, by basename
+                (Path(tmp) / _safe_basename(base, where="The upload")).write_bytes(data)
+            return read_multisegment_dir(Path(tmp), hea_name, name=name)
     head = _parse_header(hea_name, files[hea_name])
     stem = Path(hea_name).stem
     sizes = {b: len(files[b]) if b in files else None
@@ -288,16 +299,22 @@ def _load_wfdb(folder: Path, stem: str, head: _Header, *, name: str | None) -> R
     lead_names = ["" if n is None else n for n in lead_names]  # no description: _finalise names it lead_<k>
     comments = head.comments if head.latin1 else list(rec.comments or [])
 
-    annotations = None
-    atr = folder / f"{stem}.atr"
-    if atr.is_file():
-        try:
-            ann = wfdb.rdann(str(folder / stem), "atr")
-            annotations = Annotations(sample=ann.sample, symbol=list(ann.symbol),
-                                      aux_note=[(a or "").rstrip("\x00") for a in (ann.aux_note or [])]
-                                      or [""] * len(ann.sample))
-        except Exception as exc:  # a broken reference file should not hide the ECG itself
-            warnings.append(f"{stem}.atr could not be read ({type(exc).__name__}); "
-                            f"the record is shown without reference annotations.")
-    return _finalise(name or stem, signal, float(rec.fs), lead_names, source_format="wfdb",
-                     label=label, annotations=annotations, comments=comments, warnings=warnings)
+    return _finalise(name or stem, signal, float(rec.fs), lead_names, source_format="wfdb", label=label,
+                     annotations=_read_atr(folder, stem, warnings), comments=comments, warnings=warnings)
+
+
+def _read_atr(folder: Path, stem: str, warnings: list[str]) -> Annotations | None:
+    """The record's reference annotations (``<stem>.atr`` in `folder`), None when there are none; a file that
+    cannot be read gives a notice in `warnings` (a broken reference file should not hide the ECG itself)."""
+    import wfdb
+
+    if not (folder / f"{stem}.atr").is_file():
+        return None
+    try:
+        ann = wfdb.rdann(str(folder / stem), "atr")
+    except Exception as exc:  # noqa: BLE001
+        warnings.append(f"{stem}.atr could not be read ({type(exc).__name__}); "
+                        f"the record is shown without reference annotations.")
+        return None
+    return Annotations(sample=ann.sample, symbol=list(ann.symbol),
+                       aux_note=[(a or "").rstrip("\x00") for a in (ann.aux_note or [])] or [""] * len(ann.sample))
