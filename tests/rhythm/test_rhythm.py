@@ -48,6 +48,12 @@ def test_regular_tachycardia_above_150_bpm_is_sinus_only_with_p_waves():
     assert kinds(short) == {"STACH"}  # 12 beats: too few to call a tachycardia of its own
 
 
+def test_a_short_strip_in_one_rhythm_gets_no_share_of_the_recording():
+    t = 0.4 + np.arange(4) * 0.8  # a 3 s strip: 4 beats, the first 0.4 s in
+    res = analyse_rhythm(t, 3.0, pr_ms=np.full(4, 160.0), p_amp_mv=np.full(4, 0.1), qrs_ms=np.full(4, 90.0))
+    assert res.statements[0] == "Sinus rhythm 75 bpm"
+
+
 def test_af_irregular_without_p():
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.uniform(0.4, 1.0, 400))
