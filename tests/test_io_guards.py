@@ -312,8 +312,6 @@ def test_scrub_cuts_temporary_folders_and_names_the_file():
     assert _scrub("nothing to cut") == "nothing to cut"
 
 
-
-
 def test_a_record_built_in_code_below_the_minimum_rate_is_refused_before_analysis():
     from core.io import Record
     from core.signal.beats import extract_beats
