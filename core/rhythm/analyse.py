@@ -6,7 +6,7 @@ in the rhythm's context (``core.rhythm.context``) and the statements written (``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from core.rhythm.origin import classify_origin
 from core.rhythm.pacing import detect_paced
 from core.rhythm.pauses import detect_pauses
 from core.rhythm.runs import detect_runs
-from core.rhythm.sinus import classify_sinus
+from core.rhythm.sinus import NOT_SINUS, classify_sinus
 from core.rhythm.statements import write_statements
 
 __all__ = ["RhythmResult", "analyse_rhythm"]
@@ -90,6 +90,23 @@ def _unreadable_stretches(t: np.ndarray, u_beats: np.ndarray, dur: float, episod
             merged.append([a, b, set(d.split("; "))])
     return [e for e in episodes if e.kind != "UNREADABLE"] + [Episode("UNREADABLE", a, b, 1.0, "; ".join(sorted(d)))
                                                               for a, b, d in merged]
+
+
+#: Share of a sinus-rate episode's readable beats called abnormal-not-premature ('Q') from which it is not called sinus.
+NOT_SINUS_SHARE = 0.5
+
+
+def _mark_unestablished_sinus(t: np.ndarray, episodes: list[Episode], eff: np.ndarray, unread: np.ndarray) -> list[Episode]:
+    """SR / SBR / STACH episodes in which at least ``NOT_SINUS_SHARE`` of the readable beats are abnormal but not
+    premature ('Q') get ``NOT_SINUS`` in their detail: the rate is real, the sinus origin is not shown."""
+    out = []
+    for e in episodes:
+        if e.kind in ("SR", "SBR", "STACH"):
+            inside = (t >= e.start_s) & (t <= e.end_s) & ~unread
+            if inside.sum() >= 3 and (np.asarray(eff)[inside] == "Q").mean() >= NOT_SINUS_SHARE:
+                e = replace(e, detail=f"{e.detail}; {NOT_SINUS}")
+        out.append(e)
+    return out
 
 
 def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None, p_abnormal=None, pr_ms=None,
@@ -179,6 +196,7 @@ def analyse_rhythm(beat_time_s, duration_s: float | None = None, beat_class=None
     if cls is None:
         eff = eff.copy()
         eff[af_m & (eff == "S")] = "N"  # same context rule for the derived origin
+    episodes = _mark_unestablished_sinus(t, episodes, eff, unread)
     in_run = _inside(t, episodes, ("VT", "SVT"))
     n_s = int(((eff == "S") & ~in_run & ~unread).sum())
     n_v = int(((eff == "V") & ~in_run & ~unread).sum())

@@ -20,10 +20,13 @@ import pandas as pd
 
 from core.rhythm.episodes import Episode
 
-__all__ = ["classify_sinus", "NO_P_SVT"]
+__all__ = ["classify_sinus", "NO_P_SVT", "NOT_SINUS"]
 
 #: Detail ending of an SVT episode that was a regular rhythm too fast for sinus without P waves (not a run of S beats).
 NO_P_SVT = "regular, P waves not seen"
+#: Detail ending of an SR/SBR/STACH episode most of whose beats the model calls abnormal but not premature (MIT-BIH 107:
+#: a paced rhythm whose spikes the recorder filtered away): its rate is measured, that it is sinus is not.
+NOT_SINUS = "sinus not established: most beats abnormal, not premature"
 
 
 def classify_sinus(beat_time_s: np.ndarray, origin: np.ndarray | None = None, *, exclude: np.ndarray | None = None,

@@ -54,6 +54,20 @@ def test_a_short_strip_in_one_rhythm_gets_no_share_of_the_recording():
     assert res.statements[0] == "Sinus rhythm 75 bpm"
 
 
+def test_a_rhythm_of_mostly_abnormal_not_premature_beats_is_not_called_sinus():
+    """MIT-BIH 107 without a pacemaker note read "Sinus rhythm 71 bpm" beside 1564 abnormal beats that are not
+    premature: the model's calls say the origin is not shown to be sinus."""
+    t = sinus(200, 0.85)
+    cls = np.full(200, "Q", dtype=object)
+    cls[::8] = cls[1::8] = "N"  # 75 % abnormal, not premature (a paced rhythm whose spikes were filtered away)
+    common = dict(pr_ms=np.full(200, np.nan), p_amp_mv=np.full(200, np.nan), qrs_ms=np.full(200, 150.0))
+    res = analyse_rhythm(t, t[-1] + 0.85, beat_class=cls, **common)
+    assert res.statements[0] == "Underlying rhythm 71 bpm, sinus not established: most beats abnormal, not premature"
+    assert {e.kind for e in res.episodes} == {"SR"}  # the CSV's label set has no other name for it
+    cls[2::8] = cls[3::8] = cls[4::8] = "N"  # 62 % N: sinus
+    assert analyse_rhythm(t, t[-1] + 0.85, beat_class=cls, **common).statements[0] == "Sinus rhythm 71 bpm"
+
+
 def test_af_irregular_without_p():
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.uniform(0.4, 1.0, 400))
