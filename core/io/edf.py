@@ -46,6 +46,8 @@ def _is_ecg_channel(label: str, unit: str) -> bool:
 _log = logging.getLogger(__name__)
 #: The main EDF header (bytes) and, within it, the field "number of data records" (8 ASCII bytes at 236).
 _MAIN_HEADER_BYTES, _N_RECORDS_AT = 256, 236
+#: Name of the temporary copy a cut-short file is read from (never shown: messages name the upload).
+_COMPLETE_COPY = "complete-records.edf"
 
 
 @contextlib.contextmanager
@@ -68,9 +70,9 @@ def _c_stdout_to_log():
                 _log.info("pyedflib printed: %s", text)
 
 
-def _truncation(path: Path) -> tuple[int, int, int] | None:
-    """(complete data records present, data records declared, bytes per data record) when the file at
-    `path` is shorter than its header declares; None when it is not, or its header cannot say."""
+def _truncation(path: Path) -> tuple[int, int, int, int] | None:
+    """(complete data records present, data records declared, header bytes, bytes per data record) when the file
+    at `path` is shorter than its header declares; None when it is not, or its header cannot say."""
     with path.open("rb") as f:
         head = f.read(_MAIN_HEADER_BYTES)
         try:
@@ -81,7 +83,7 @@ def _truncation(path: Path) -> tuple[int, int, int] | None:
         head += f.read(_MAIN_HEADER_BYTES * n_signals) if 0 < n_signals < 4096 else b""
     header_bytes = _MAIN_HEADER_BYTES * (n_signals + 1)
     if declared > 0 and 0 < n_signals < 4096 and len(head) < header_bytes:
-        return 0, declared, 0  # the signal headers themselves are cut off
+        return 0, declared, header_bytes, 0  # the signal headers themselves are cut off
     try:
         per_signal = head[_MAIN_HEADER_BYTES + 216 * n_signals:_MAIN_HEADER_BYTES + 224 * n_signals]
         record_bytes = 2 * sum(int(per_signal[8 * i:8 * i + 8].decode("ascii").strip()) for i in range(n_signals))
@@ -90,7 +92,7 @@ def _truncation(path: Path) -> tuple[int, int, int] | None:
     if declared <= 0 or record_bytes <= 0:
         return None
     present = (path.stat().st_size - header_bytes) // record_bytes
-    return (present, declared, record_bytes) if 0 <= present < declared else None
+    return (present, declared, header_bytes, record_bytes) if 0 <= present < declared else None
 
 
 def _open_edf(path: Path, label: str, tmp: str, warnings: list[str]):
@@ -100,12 +102,11 @@ def _open_edf(path: Path, label: str, tmp: str, warnings: list[str]):
 
     cut = _truncation(path)
     if cut is not None and cut[0] > 0:
-        present, declared, record_bytes = cut
-        data = bytearray(path.read_bytes())
-        header_bytes = _MAIN_HEADER_BYTES * (int(data[252:256].decode("ascii").strip()) + 1)
+        present, declared, header_bytes, record_bytes = cut
+        data = bytearray(path.read_bytes()[:header_bytes + present * record_bytes])
         data[_N_RECORDS_AT:_N_RECORDS_AT + 8] = f"{present:<8d}".encode("ascii")
-        copy = Path(tmp) / "complete-records.edf"
-        copy.write_bytes(bytes(data[:header_bytes + present * record_bytes]))
+        copy = Path(tmp) / _COMPLETE_COPY
+        copy.write_bytes(bytes(data))
         warnings.append(f"{label} is cut short: it holds {present} of the {declared} data records its header "
                         f"declares ({100 * present / declared:.0f} % of the recording); only that part is read.")
         path = copy
@@ -125,8 +126,9 @@ def _read_edf_file(path: Path, *, label: str, name: str) -> Record:
         except RecordReadError:
             raise
         except Exception as exc:  # pyedflib raises OSError with its own wording, naming the path
-            reason = _scrub(str(exc).replace(f"{path}: ", "").strip(), path, label) or type(exc).__name__
-            reason = reason.replace(str(Path(tmp) / "complete-records.edf") + ": ", "")
+            # pyedflib's text starts with the path it opened: the upload's, or the copy of a cut-short file
+            text = str(exc).replace(f"{path}: ", "").replace(f"{Path(tmp) / _COMPLETE_COPY}: ", "").strip()
+            reason = _scrub(text, path, label) or type(exc).__name__
             raise RecordReadError(f"{label} is not a readable EDF/EDF+ file ({reason}): "
                                   f"export the ECG again as EDF.") from exc
         return _read_channels(reader, path, label, name, warnings)

@@ -202,21 +202,26 @@ def _check_dat_files(label: str, head: _Header, sizes: Mapping[str, int | None])
     return names
 
 
+def _check_dat_files_in(folder: Path, label: str, head: _Header) -> list[str]:
+    """``_check_dat_files`` for the signal files of `head` as they lie in `folder`."""
+    sizes = {}
+    for sig in head.signals:
+        base = _safe_basename(sig.file_name, where=label)
+        p = folder / base
+        sizes[base] = p.stat().st_size if p.is_file() else None
+    return _check_dat_files(label, head, sizes)
+
+
 def _read_wfdb_dir(folder: Path, hea_name: str, *, name: str | None) -> Record:
     """Read a WFDB record whose files lie in `folder` (its .atr is used when present)."""
     from core.io.wfdb_multi import is_multisegment, read_multisegment_dir
 
-    if is_multisegment((folder / hea_name).read_bytes(), hea_name):
+    raw = (folder / hea_name).read_bytes()
+    if is_multisegment(raw, hea_name):
         return read_multisegment_dir(folder, hea_name, name=name)
-    head = _parse_header(hea_name, (folder / hea_name).read_bytes())
-    stem = Path(hea_name).stem
-    sizes = {}
-    for sig in head.signals:
-        base = _safe_basename(sig.file_name, where=hea_name)
-        p = folder / base
-        sizes[base] = p.stat().st_size if p.is_file() else None
-    _check_dat_files(hea_name, head, sizes)
-    return _load_wfdb(folder, stem, head, name=name)
+    head = _parse_header(hea_name, raw)
+    _check_dat_files_in(folder, hea_name, head)
+    return _load_wfdb(folder, Path(hea_name).stem, head, name=name)
 
 
 def _read_wfdb_bytes(hea_name: str, files: Mapping[str, bytes], *, name: str | None) -> Record:

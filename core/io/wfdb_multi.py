@@ -16,7 +16,7 @@ import numpy as np
 
 from core.io.archive import _safe_basename, _scrub
 from core.io.record import Record, RecordReadError, _finalise, _to_mv
-from core.io.wfdb import _check_dat_files, _decode_header, _parse_header, _read_atr
+from core.io.wfdb import _check_dat_files_in, _decode_header, _parse_header, _read_atr
 
 __all__ = ["is_multisegment", "segment_names", "read_multisegment_dir", "pick_master"]
 
@@ -62,12 +62,7 @@ def _check_segments(folder: Path, hea_name: str) -> int:
         if not (folder / seg_hea).is_file():
             raise RecordReadError(f"{hea_name} is a multi-segment record whose segment {seg_hea} is missing: provide "
                                   f"every segment's .hea and .dat together with {hea_name}.")
-        head = _parse_header(seg_hea, (folder / seg_hea).read_bytes())
-        sizes = {}
-        for sig in head.signals:
-            base = _safe_basename(sig.file_name, where=seg_hea)
-            sizes[base] = (folder / base).stat().st_size if (folder / base).is_file() else None
-        _check_dat_files(seg_hea, head, sizes)
+        _check_dat_files_in(folder, seg_hea, _parse_header(seg_hea, (folder / seg_hea).read_bytes()))
     return sum(1 for seg, length in segs if seg != "~" and length > 0)
 
 
