@@ -235,9 +235,15 @@ def flag_noisy_abnormal(beats: BeatSet, flagged: np.ndarray) -> BeatSet:
     if model.flagged_threshold is None or "p_noise" not in beats.features or not len(beats):
         return beats
     noisy = np.asarray(flagged, bool) & (beats.features["p_noise"].to_numpy(float) >= model.flagged_threshold)
-    if not (noisy & ~beats.unreadable).any():
+    return _with_unreadable(beats, noisy)
+
+
+def _with_unreadable(beats: BeatSet, mask: np.ndarray) -> BeatSet:
+    """``beats`` with the beats of ``mask`` also unreadable: a copy when that changes anything (the BeatSet the app
+    caches is never changed), else ``beats`` itself."""
+    if not (mask & ~beats.unreadable).any():
         return beats
-    return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | noisy))
+    return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | mask))
 
 
 #: Causes of the stretches ``lost_signal_spans`` finds, as the rhythm statements say them.
@@ -269,9 +275,7 @@ def mark_unreadable_near(beats: BeatSet, spans: list[tuple[float, float]], margi
     near = np.zeros(len(t), bool)
     for a, b in spans:
         near |= (t >= a - margin_s) & (t <= b + margin_s)
-    if not (near & ~beats.unreadable).any():
-        return beats
-    return replace(beats, features=beats.features.assign(unreadable=beats.unreadable | near))
+    return _with_unreadable(beats, near)
 
 
 def read_rhythm(beats: BeatSet, table: pd.DataFrame, threshold: float, pacemaker_known: bool = False,

@@ -127,7 +127,12 @@ def note_after_upload(files, current: str, example_notes) -> tuple[str, str | No
             except NoteFileError as exc:
                 error = str(exc)
                 break
-    return ("" if current in example_notes else current), error
+    return _without_example_note(current, example_notes), error
+
+
+def _without_example_note(current: str, example_notes) -> str:
+    """The note box's text, or "" when it is a bundled example's own note (that example's patient, not this ECG's)."""
+    return "" if current in example_notes else current
 
 
 def note_after_source_change(to_examples: bool, current: str, example_note: str, example_notes) -> str:
@@ -136,7 +141,7 @@ def note_after_source_change(to_examples: bool, current: str, example_note: str,
     note. Text the user typed stays either way."""
     if to_examples:
         return example_note if not current.strip() else current
-    return "" if current in example_notes else current
+    return _without_example_note(current, example_notes)
 
 
 def current_case():

@@ -99,11 +99,12 @@ NOT_SINUS_SHARE = 0.5
 def _mark_unestablished_sinus(t: np.ndarray, episodes: list[Episode], eff: np.ndarray, unread: np.ndarray) -> list[Episode]:
     """SR / SBR / STACH episodes in which at least ``NOT_SINUS_SHARE`` of the readable beats are abnormal but not
     premature ('Q') get ``NOT_SINUS`` in their detail: the rate is real, the sinus origin is not shown."""
+    unclear = np.asarray(eff) == "Q"
     out = []
     for e in episodes:
         if e.kind in ("SR", "SBR", "STACH"):
             inside = (t >= e.start_s) & (t <= e.end_s) & ~unread
-            if inside.sum() >= 3 and (np.asarray(eff)[inside] == "Q").mean() >= NOT_SINUS_SHARE:
+            if inside.sum() >= 3 and unclear[inside].mean() >= NOT_SINUS_SHARE:
                 e = replace(e, detail=f"{e.detail}; {NOT_SINUS}")
         out.append(e)
     return out

@@ -50,9 +50,8 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
     for k in under:
         share = 100.0 * sum(e.duration_s for e in by[k]) / dur
         rate = _rate(t, by[k], by["UNREADABLE"])
-        text = RHYTHM_NAMES[k]
-        if k in ("SR", "SBR", "STACH") and all(e.detail.endswith(NOT_SINUS) for e in by[k]):
-            text = "Underlying rhythm"  # its rate follows; the origin is the open question
+        unestablished = k in ("SR", "SBR", "STACH") and all(e.detail.endswith(NOT_SINUS) for e in by[k])
+        text = "Underlying rhythm" if unestablished else RHYTHM_NAMES[k]  # its rate follows; the origin is open
         if k in ("AF", "AFL"):
             text += f", mean ventricular rate {rate:.0f} bpm"
         elif np.isfinite(rate):
@@ -61,7 +60,7 @@ def write_statements(episodes: list[Episode], beat_time_s: np.ndarray, duration_
         # about one RR at each end, which on a 3 s strip is 20 % (it read "Sinus rhythm 75 bpm, 80 % of the recording")
         if len(under) > 1 or covered < 0.9 * (float(t[-1] - t[0]) if len(t) > 1 else dur):
             text += f", {share:.0f} % of the recording"
-        if text.startswith("Underlying rhythm"):
+        if unestablished:
             text += f", {NOT_SINUS}"
         out.append(text)
     regular_svt = [e for e in by["SVT"] if e.detail.endswith(NO_P_SVT)]

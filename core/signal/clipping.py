@@ -19,7 +19,7 @@ MIN_CLIPPED_S = 0.15
 def detect_clipped_spans(lead_mv: np.ndarray, fs: float, min_duration_s: float = MIN_CLIPPED_S) -> list[tuple[float, float]]:
     """(start_s, end_s) of every run of identical samples at the highest or lowest value of one raw lead (mV, any
     scale) sampled at ``fs`` Hz, lasting at least ``min_duration_s`` (s); sorted by start."""
-    x = np.asarray(lead_mv, dtype=float).ravel()
+    x = np.asarray(lead_mv).ravel()  # its own dtype: a 24 h float32 lead is not copied to float64
     finite = np.isfinite(x)
     if len(x) < 2 or not fs > 0 or not finite.any():
         return []
